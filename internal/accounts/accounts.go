@@ -1,0 +1,114 @@
+// Package accounts owns user accounts: creating users, their first device
+// and access token. It knows nothing of HTTP.
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/axonhs/axon/internal/password"
+	"github.com/axonhs/axon/internal/storage"
+)
+
+// Errors a caller can act on. Validation errors wrap ErrInvalidUsername.
+var (
+	ErrUserInUse       = errors.New("user ID already taken")
+	ErrInvalidUsername = errors.New("invalid username")
+	ErrInvalidUserType = errors.New("invalid user type")
+)
+
+// UserTypes are the user_type values Synapse accepts besides none.
+var UserTypes = []string{"support", "bot"}
+
+// Store is the storage the service needs.
+type Store interface {
+	CreateUser(ctx context.Context, u storage.NewUser, d *storage.NewDevice, t *storage.NewAccessToken) error
+}
+
+// Service creates and manages accounts on one server.
+type Service struct {
+	store      Store
+	serverName string
+	hasher     password.Hasher
+	now        func() time.Time
+}
+
+// New returns a Service for the users of serverName.
+func New(store Store, serverName string, hasher password.Hasher) *Service {
+	return &Service{store: store, serverName: serverName, hasher: hasher, now: time.Now}
+}
+
+// ServerName is the server whose users this service manages.
+func (s *Service) ServerName() string { return s.serverName }
+
+// NewAccount describes a user to create.
+type NewAccount struct {
+	Localpart   string
+	Password    string // empty: the account cannot log in with a password
+	Admin       bool
+	UserType    string // "", "support" or "bot"
+	// DeviceDisplayName names the device the session is created on.
+	DeviceDisplayName string
+}
+
+// Session is a logged-in device of a user.
+type Session struct {
+	UserID      string
+	DeviceID    string
+	AccessToken string
+}
+
+// Register creates a user with a first device and access token, in one
+// transaction so a failure leaves nothing behind.
+func (s *Service) Register(ctx context.Context, acct NewAccount) (Session, error) {
+	userID, err := s.UserID(acct.Localpart)
+	if err != nil {
+		return Session{}, err
+	}
+	if !ValidUserType(acct.UserType) {
+		return Session{}, fmt.Errorf("%w: %q", ErrInvalidUserType, acct.UserType)
+	}
+	var hash string
+	if acct.Password != "" {
+		if hash, err = s.hasher.Hash(acct.Password); err != nil {
+			return Session{}, fmt.Errorf("hash password: %w", err)
+		}
+	}
+	deviceID, err := newDeviceID()
+	if err != nil {
+		return Session{}, err
+	}
+	token, tokenHash, err := newAccessToken(acct.Localpart)
+	if err != nil {
+		return Session{}, err
+	}
+	now := s.now()
+	err = s.store.CreateUser(ctx,
+		storage.NewUser{UserID: userID, PasswordHash: hash, Admin: acct.Admin, UserType: acct.UserType, CreatedAt: now},
+		&storage.NewDevice{UserID: userID, DeviceID: deviceID, DisplayName: acct.DeviceDisplayName, CreatedAt: now},
+		&storage.NewAccessToken{TokenHash: tokenHash, UserID: userID, DeviceID: deviceID, CreatedAt: now},
+	)
+	if errors.Is(err, storage.ErrUserExists) {
+		return Session{}, ErrUserInUse
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("create user %s: %w", userID, err)
+	}
+	return Session{UserID: userID, DeviceID: deviceID, AccessToken: token}, nil
+}
+
+// ValidUserType reports whether t is a user type Synapse accepts ("" is a
+// regular user).
+func ValidUserType(t string) bool {
+	if t == "" {
+		return true
+	}
+	for _, known := range UserTypes {
+		if t == known {
+			return true
+		}
+	}
+	return false
+}

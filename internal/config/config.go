@@ -1,0 +1,107 @@
+// Package config reads Synapse's homeserver.yaml into typed settings.
+//
+// Axon accepts the same keys with the same meanings as Synapse. Keys that
+// Axon does not implement yet, unknown keys, wrong types and invalid values
+// are reported as Diagnostics rather than silently dropped.
+package config
+
+import "time"
+
+// Config is a loaded and validated homeserver.yaml.
+type Config struct {
+	// Path is the file the configuration was read from.
+	Path string
+
+	ServerName    string
+	PublicBaseURL string
+	PIDFile       string
+	ReportStats   bool
+
+	Listeners []Listener
+	Database  Database
+
+	// LogConfig is the path of a Python-logging YAML file, or "".
+	LogConfig string
+
+	SigningKeyPath  string
+	MediaStorePath  string
+	TLSCertPath     string // tls_certificate_path
+	TLSKeyPath      string // tls_private_key_path
+	DefaultRoomVers string // default_room_version
+
+	// Secrets, with their *_path variants already resolved.
+	RegistrationSharedSecret string
+	MacaroonSecretKey        string
+	FormSecret               string
+
+	EnableRegistration                    bool
+	EnableRegistrationWithoutVerification bool
+	BcryptRounds                          int
+	Password                              PasswordConfig
+
+	// MaxUploadSize bounds media uploads (max_upload_size), in bytes.
+	MaxUploadSize int64
+}
+
+// Listener is one entry of `listeners`.
+type Listener struct {
+	Port          int
+	BindAddresses []string // default ["::", "0.0.0.0"]
+	TLS           bool
+	Type          string // "http" or "metrics"
+	XForwarded    bool
+	Resources     []Resource
+	Line          int // line in the file, for messages
+}
+
+// Resource is one entry of a listener's `resources`.
+type Resource struct {
+	Names    []string // client, federation, keys, media, health, static, openid, metrics, ...
+	Compress bool
+}
+
+// Database is the `database` section.
+type Database struct {
+	// Engine is "sqlite3" or "psycopg2", as Synapse names them.
+	Engine string
+
+	// SQLitePath is args.database for sqlite3 (":memory:" allowed).
+	SQLitePath string
+
+	// PostgreSQL settings (psycopg2).
+	User     string
+	Password string // password, or the contents of password_file
+	DBName   string // args.dbname or args.database
+	Host     string // host name, IP, or a Unix socket directory
+	Port     int
+	SSLMode  string
+	CPMin    int
+	CPMax    int
+
+	AllowUnsafeLocale bool
+}
+
+// PasswordConfig is the `password_config` section.
+type PasswordConfig struct {
+	// Enabled allows logging in with a password. With Synapse's
+	// `enabled: only_for_reauth` it is false and OnlyForReauth is true:
+	// existing passwords may still confirm identity (re-authentication).
+	Enabled        bool
+	OnlyForReauth  bool
+	LocalDBEnabled bool
+	Pepper         string
+	Policy         PasswordPolicy
+}
+
+// PasswordPolicy is password_config.policy.
+type PasswordPolicy struct {
+	Enabled          bool
+	MinimumLength    int
+	RequireDigit     bool
+	RequireSymbol    bool
+	RequireLowercase bool
+	RequireUppercase bool
+}
+
+// Duration parsing is shared by every time-valued key.
+var _ = time.Second

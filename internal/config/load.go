@@ -1,0 +1,424 @@
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults that match Synapse's.
+const (
+	DefaultBcryptRounds       = 12
+	DefaultMaxUploadSize      = 50 << 20 // "50M"
+	DefaultRoomVersion        = "11"
+	DefaultSQLiteDatabase     = "homeserver.db"
+	DefaultMediaStorePath     = "media_store"
+	DefaultPostgresPort       = 5432
+	DefaultPostgresPoolMin    = 3 // Twisted's ConnectionPool defaults, which
+	DefaultPostgresPoolMax    = 5 // Synapse uses when cp_min/cp_max are unset.
+	defaultListenerAddressV6  = "::"
+	defaultListenerAddressAll = "0.0.0.0"
+)
+
+// Load reads and checks the homeserver.yaml at path. The error is non-nil
+// only when the file cannot be read or is not YAML at all; every problem with
+// the configuration itself is reported in the Diagnostics, and the caller
+// should refuse to start when Diagnostics.HasErrors.
+func Load(path string) (*Config, Diagnostics, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse checks a homeserver.yaml held in memory; path is where it came from,
+// used for messages and for defaults that live next to the config file.
+//
+// Relative paths inside the file (database, media store, signing key, secret
+// files, ...) are resolved against the current working directory, as Synapse
+// does, not against the config file's directory.
+func Parse(data []byte, path string) (*Config, Diagnostics, error) {
+	w := &walker{}
+	root, err := decodeYAML(data, w)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", displayPath(path), err)
+	}
+	c := defaults(path)
+	l := &loader{w: w, c: c}
+	l.top(root)
+	sortDiagnostics(w.diags)
+	return c, w.diags, nil
+}
+
+// sortDiagnostics orders messages by line so they read like the file;
+// whole-file messages (line 0) go last.
+func sortDiagnostics(ds Diagnostics) {
+	slices.SortStableFunc(ds, func(a, b Diagnostic) int {
+		la, lb := a.Line, b.Line
+		if la == 0 {
+			la = math.MaxInt
+		}
+		if lb == 0 {
+			lb = math.MaxInt
+		}
+		return cmp.Compare(la, lb)
+	})
+}
+
+func displayPath(path string) string {
+	if path == "" {
+		return "config"
+	}
+	return path
+}
+
+func defaults(path string) *Config {
+	return &Config{
+		Path:            path,
+		BcryptRounds:    DefaultBcryptRounds,
+		MaxUploadSize:   DefaultMaxUploadSize,
+		DefaultRoomVers: DefaultRoomVersion,
+		MediaStorePath:  absPath(DefaultMediaStorePath),
+		Database:        Database{Engine: "sqlite3", SQLitePath: absPath(DefaultSQLiteDatabase)},
+		Password:        PasswordConfig{Enabled: true, LocalDBEnabled: true},
+	}
+}
+
+// absPath resolves p against the working directory, like Synapse's
+// Config.abspath. ":memory:" and "" are left alone.
+func absPath(p string) string {
+	if p == "" || p == ":memory:" {
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+var leadingTabs = regexp.MustCompile(`(?m)^[ ]*\t[ \t]*`)
+
+// decodeYAML parses the first document of data. PyYAML, like yaml.v3,
+// rejects tabs in indentation, yet tutorials copied from web pages often
+// contain them; when the file only parses with tabs expanded, it is accepted
+// with a warning per affected line.
+func decodeYAML(data []byte, w *walker) (*yaml.Node, error) {
+	root, err := decodeFirst(data, w)
+	if err == nil || !leadingTabs.Match(data) {
+		return root, err
+	}
+	fixed := leadingTabs.ReplaceAllFunc(data, expandTabs)
+	w2 := &walker{}
+	root, err2 := decodeFirst(fixed, w2)
+	if err2 != nil {
+		return nil, err
+	}
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if leadingTabs.Match(line) {
+			w.warnf(&yaml.Node{Line: i + 1}, "(indentation)", "tab used for indentation; treated as spaces (YAML forbids tabs here, so Synapse would reject this file)")
+		}
+	}
+	w.diags = append(w.diags, w2.diags...)
+	return root, nil
+}
+
+// expandTabs replaces indentation tabs with spaces up to the next multiple
+// of 8 columns, as Python's tokenizer does.
+func expandTabs(indent []byte) []byte {
+	var out []byte
+	for _, c := range indent {
+		if c == '\t' {
+			out = append(out, bytes.Repeat([]byte(" "), 8-len(out)%8)...)
+		} else {
+			out = append(out, ' ')
+		}
+	}
+	return out
+}
+
+func decodeFirst(data []byte, w *walker) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil // empty file: no keys at all
+		}
+		return nil, fmt.Errorf("not valid YAML: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		w.errorf(&extra, "(document)", "the file holds more than one YAML document (---); Synapse expects exactly one")
+	}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		return doc.Content[0], nil
+	}
+	return nil, nil
+}
+
+// loader fills a Config from the top-level mapping.
+type loader struct {
+	w *walker
+	c *Config
+
+	// Secrets and their *_path alternatives are collected first, because
+	// setting both is an error whatever order they appear in.
+	secrets map[string]entry
+
+	serverNameSeen bool
+	reportStats    bool
+	regChecks      map[string]bool // settings that make open registration safe
+}
+
+// topHandlers maps each key Axon implements to its reader.
+var topHandlers = map[string]func(l *loader, e entry, path string){
+	"server_name":    (*loader).serverName,
+	"public_baseurl": (*loader).publicBaseURL,
+	"pid_file":       pathSetter(func(c *Config) *string { return &c.PIDFile }),
+	"report_stats": func(l *loader, e entry, path string) {
+		l.reportStats = true
+		l.optBool(e, path, &l.c.ReportStats)
+	},
+	"listeners":            (*loader).listeners,
+	"database":             (*loader).database,
+	"log_config":           pathSetter(func(c *Config) *string { return &c.LogConfig }),
+	"signing_key_path":     pathSetter(func(c *Config) *string { return &c.SigningKeyPath }),
+	"media_store_path":     pathSetter(func(c *Config) *string { return &c.MediaStorePath }),
+	"tls_certificate_path": pathSetter(func(c *Config) *string { return &c.TLSCertPath }),
+	"tls_private_key_path": pathSetter(func(c *Config) *string { return &c.TLSKeyPath }),
+	"default_room_version": (*loader).defaultRoomVersion,
+
+	"registration_shared_secret":      (*loader).secret,
+	"registration_shared_secret_path": (*loader).secret,
+	"macaroon_secret_key":             (*loader).secret,
+	"macaroon_secret_key_path":        (*loader).secret,
+	"form_secret":                     (*loader).secret,
+	"form_secret_path":                (*loader).secret,
+
+	"enable_registration": func(l *loader, e entry, path string) {
+		l.optBool(e, path, &l.c.EnableRegistration)
+	},
+	"enable_registration_without_verification": func(l *loader, e entry, path string) {
+		l.optBool(e, path, &l.c.EnableRegistrationWithoutVerification)
+	},
+	"bcrypt_rounds": func(l *loader, e entry, path string) {
+		// Go's bcrypt accepts costs 4-31.
+		if !isNull(e.val) {
+			if v, ok := l.w.intRange(e.val, path, "cost", 4, 31); ok {
+				l.c.BcryptRounds = v
+			}
+		}
+	},
+	"password_config": (*loader).passwordConfig,
+	"max_upload_size": func(l *loader, e entry, path string) {
+		if !isNull(e.val) {
+			if v, ok := l.w.size(e.val, path); ok {
+				l.c.MaxUploadSize = v
+			}
+		}
+	},
+}
+
+// implementedKeys is the sorted list of topHandlers keys, for suggestions.
+var implementedKeys = func() []string {
+	keys := make([]string, 0, len(topHandlers))
+	for k := range topHandlers {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}()
+
+// registrationVerifiers are Synapse settings that, when enabled, mean open
+// registration is not a free-for-all.
+var registrationVerifiers = []string{
+	"registrations_require_3pid", "enable_registration_captcha", "registration_requires_token",
+}
+
+func (l *loader) top(root *yaml.Node) {
+	if root != nil && resolve(root).Kind != yaml.MappingNode && !isNull(root) {
+		l.w.errorf(root, "(top level)", "expected a mapping of settings, got %s", kindName(root))
+		root = nil
+	}
+	l.secrets = map[string]entry{}
+	l.regChecks = map[string]bool{}
+	var entries []entry
+	if root != nil {
+		entries = l.w.entries(root, "")
+	}
+	for _, e := range entries {
+		if h, ok := topHandlers[e.key]; ok {
+			h(l, e, e.key)
+			continue
+		}
+		if slices.Contains(registrationVerifiers, e.key) {
+			l.regChecks[e.key] = isTruthy(e.val)
+		}
+		if _, ok := slices.BinarySearch(synapseKeys, e.key); ok {
+			l.w.notSupported(e, e.key)
+			continue
+		}
+		l.w.unknown(e, e.key, slices.Concat(implementedKeys, synapseKeys))
+	}
+	l.finish(root)
+}
+
+// finish applies the checks and defaults that depend on several keys.
+func (l *loader) finish(root *yaml.Node) {
+	c := l.c
+	if !l.serverNameSeen {
+		l.w.errorf(root, "server_name", "required setting is missing: the domain in your users' IDs, e.g. server_name: example.org")
+	}
+	if !l.reportStats {
+		l.w.warnf(nil, "report_stats", "not set; defaulting to false (Synapse refuses to start without it, so set it to true or false)")
+	}
+	l.resolveSecrets()
+	if c.PublicBaseURL == "" && c.ServerName != "" {
+		c.PublicBaseURL = "https://" + c.ServerName + "/"
+	}
+	if c.SigningKeyPath == "" && c.ServerName != "" {
+		// Synapse keeps the key next to the config file by default.
+		dir := filepath.Dir(c.Path)
+		if c.Path == "" {
+			dir = "."
+		}
+		c.SigningKeyPath = absPath(filepath.Join(dir, c.ServerName+".signing.key"))
+	}
+	if c.Listeners == nil {
+		c.Listeners = []Listener{}
+	}
+	for _, ln := range c.Listeners {
+		if ln.TLS && (c.TLSCertPath == "" || c.TLSKeyPath == "") {
+			l.w.warnf(&yaml.Node{Line: ln.Line}, "listeners", "a listener on port %d has tls: true but tls_certificate_path and tls_private_key_path are not both set", ln.Port)
+			break
+		}
+	}
+	if c.EnableRegistration && !c.EnableRegistrationWithoutVerification {
+		safe := false
+		for _, v := range l.regChecks {
+			safe = safe || v
+		}
+		if !safe {
+			l.w.warnf(nil, "enable_registration", "open registration without email, captcha or token verification lets anyone create accounts; Synapse refuses this unless enable_registration_without_verification: true")
+		}
+	}
+}
+
+// isTruthy reports whether a value Axon does not otherwise read is set to
+// something enabled: true, or a non-empty list/mapping/string.
+func isTruthy(n *yaml.Node) bool {
+	n = resolve(n)
+	switch {
+	case isNull(n):
+		return false
+	case n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode:
+		return len(n.Content) > 0
+	case n.Tag == "!!bool":
+		var b bool
+		_ = n.Decode(&b)
+		return b
+	default:
+		return n.Value != ""
+	}
+}
+
+func (l *loader) optBool(e entry, path string, dst *bool) {
+	if isNull(e.val) {
+		return
+	}
+	if v, ok := l.w.boolean(e.val, path); ok {
+		*dst = v
+	}
+}
+
+// pathSetter returns a handler for a file-path setting; null leaves the
+// default in place.
+func pathSetter(field func(*Config) *string) func(l *loader, e entry, path string) {
+	return func(l *loader, e entry, path string) {
+		if isNull(e.val) {
+			return
+		}
+		if s, ok := l.w.str(e.val, path); ok {
+			if s == "" {
+				l.w.errorf(e.val, path, "expected a file path, got an empty string")
+				return
+			}
+			*field(l.c) = absPath(s)
+		}
+	}
+}
+
+// serverNameRE is deliberately loose: a host name, IPv4 or [IPv6] literal,
+// with an optional port.
+var serverNameRE = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`)
+
+func (l *loader) serverName(e entry, path string) {
+	l.serverNameSeen = true
+	if isNull(e.val) {
+		l.w.errorf(e.val, path, "required setting is empty: the domain in your users' IDs, e.g. server_name: example.org")
+		return
+	}
+	s, ok := l.w.str(e.val, path)
+	if !ok {
+		return
+	}
+	if s == "" {
+		l.w.errorf(e.val, path, "must not be empty")
+		return
+	}
+	if !serverNameRE.MatchString(s) {
+		// Synapse rejects this outright; it is only a warning here because
+		// tutorials are full of placeholder names and the value is still
+		// usable for local testing.
+		l.w.warnf(e.val, path, "%q is not a valid server name (a domain name or IP address with an optional :port); other servers will not be able to federate with it", s)
+	}
+	l.c.ServerName = s
+}
+
+func (l *loader) publicBaseURL(e entry, path string) {
+	if isNull(e.val) {
+		return
+	}
+	s, ok := l.w.str(e.val, path)
+	if !ok {
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.w.warnf(e.val, path, "%q does not look like an http(s) URL such as https://matrix.example.org/", s)
+	}
+	// Synapse always appends the trailing slash.
+	if !strings.HasSuffix(s, "/") {
+		s += "/"
+	}
+	l.c.PublicBaseURL = s
+}
+
+// knownRoomVersions are the stable room versions defined by the Matrix spec.
+var knownRoomVersions = []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
+
+func (l *loader) defaultRoomVersion(e entry, path string) {
+	if isNull(e.val) {
+		return
+	}
+	s, ok := l.w.str(e.val, path)
+	if !ok {
+		return
+	}
+	if !slices.Contains(knownRoomVersions, s) {
+		l.w.errorf(e.val, path, "unknown room version %q; expected one of %s", s, strings.Join(knownRoomVersions, ", "))
+		return
+	}
+	l.c.DefaultRoomVers = s
+}

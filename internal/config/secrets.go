@@ -1,0 +1,76 @@
+package config
+
+import (
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// secretKeys are the secrets that may be given inline or via a *_path file.
+var secretKeys = []struct {
+	name  string
+	field func(*Config) *string
+}{
+	{"registration_shared_secret", func(c *Config) *string { return &c.RegistrationSharedSecret }},
+	{"macaroon_secret_key", func(c *Config) *string { return &c.MacaroonSecretKey }},
+	{"form_secret", func(c *Config) *string { return &c.FormSecret }},
+}
+
+// secret records a secret or *_path entry; resolveSecrets decides later.
+func (l *loader) secret(e entry, path string) {
+	if isNull(e.val) {
+		return
+	}
+	l.secrets[e.key] = e
+}
+
+func (l *loader) resolveSecrets() {
+	for _, s := range secretKeys {
+		inline, hasInline := l.secrets[s.name]
+		file, hasFile := l.secrets[s.name+"_path"]
+		switch {
+		case hasInline && hasFile:
+			// Synapse refuses this too: it is unclear which one is meant.
+			l.w.errorf(file.keyNode, file.key, "cannot be used together with %s (line %d); remove one of them", s.name, inline.keyNode.Line)
+		case hasInline:
+			if v, ok := l.w.str(inline.val, s.name); ok {
+				*s.field(l.c) = v
+			}
+		case hasFile:
+			if v, ok := l.readSecretFile(file.val, file.key); ok {
+				*s.field(l.c) = v
+			}
+		}
+	}
+}
+
+// readSecretFile reads a secret from the file named by n. The trailing line
+// break that editors add is not part of the secret.
+func (l *loader) readSecretFile(n *yaml.Node, path string) (string, bool) {
+	name, ok := l.w.str(n, path)
+	if !ok {
+		return "", false
+	}
+	data, err := os.ReadFile(absPath(name))
+	if err != nil {
+		l.w.errorf(n, path, "cannot read secret file: %v", err)
+		return "", false
+	}
+	v := strings.TrimRight(string(data), "\r\n")
+	if v == "" {
+		l.w.errorf(n, path, "secret file %s is empty", name)
+		return "", false
+	}
+	return v, true
+}
+
+// checkNoInlineAndFile is used by sections (e.g. database args) that have
+// their own password/password_file pair.
+func (l *loader) checkNoInlineAndFile(inline, file *entry, fileKey, inlineKey string) bool {
+	if inline != nil && file != nil {
+		l.w.errorf(file.keyNode, fileKey, "cannot be used together with %s (line %d); remove one of them", inlineKey, inline.keyNode.Line)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+)
+
+// Error is a Matrix error response: an errcode, a message and the HTTP
+// status it is sent with. Handlers return it; WriteError encodes it.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	// Extra fields merged into the JSON body (e.g. retry_after_ms).
+	Extra map[string]any
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message) }
+
+// MarshalJSON encodes the Matrix error envelope.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	body := make(map[string]any, len(e.Extra)+2)
+	for k, v := range e.Extra {
+		body[k] = v
+	}
+	body["errcode"] = e.Code
+	body["error"] = e.Message
+	return json.Marshal(body)
+}
+
+// Constructors for the errors every endpoint can produce.
+
+func Unrecognized() *Error {
+	return &Error{Status: http.StatusNotFound, Code: "M_UNRECOGNIZED", Message: "Unrecognized request"}
+}
+
+func MethodNotAllowed() *Error {
+	return &Error{Status: http.StatusMethodNotAllowed, Code: "M_UNRECOGNIZED", Message: "Unrecognized request"}
+}
+
+func NotJSON(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "M_NOT_JSON", Message: msg}
+}
+
+func BadJSON(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "M_BAD_JSON", Message: msg}
+}
+
+func TooLarge(msg string) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "M_TOO_LARGE", Message: msg}
+}
+
+func Forbidden(msg string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: "M_FORBIDDEN", Message: msg}
+}
+
+func NotFound(msg string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: "M_NOT_FOUND", Message: msg}
+}
+
+func InvalidParam(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "M_INVALID_PARAM", Message: msg}
+}
+
+func MissingParam(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "M_MISSING_PARAM", Message: msg}
+}
+
+func Unknown(status int, msg string) *Error {
+	return &Error{Status: status, Code: "M_UNKNOWN", Message: msg}
+}
+
+// WriteJSON sends v as a JSON body with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// A value we built ourselves failed to encode: a programming error.
+		slog.Error("encode response", "err", err)
+		status = http.StatusInternalServerError
+		body = []byte(`{"errcode":"M_UNKNOWN","error":"Internal server error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// WriteError sends err as a Matrix error. Errors that are not *Error are
+// logged and reported as an opaque 500 so internals never leak to clients.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	var mxErr *Error
+	if !errors.As(err, &mxErr) {
+		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", RedactPath(r.URL), "err", err)
+		mxErr = Unknown(http.StatusInternalServerError, "Internal server error")
+	}
+	WriteJSON(w, mxErr.Status, mxErr)
+}

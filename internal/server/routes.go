@@ -1,0 +1,80 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/axonhs/axon/internal/accounts"
+	"github.com/axonhs/axon/internal/config"
+	"github.com/axonhs/axon/internal/httpapi"
+	"github.com/axonhs/axon/internal/httpapi/adminapi"
+	"github.com/axonhs/axon/internal/httpapi/clientapi"
+	"github.com/axonhs/axon/internal/httpapi/static"
+)
+
+// services are the behaviours handlers call into.
+type services struct {
+	accounts *accounts.Service
+}
+
+// buildListener mounts the resources a listener names. Resources that Axon
+// does not serve yet are reported once each, never silently dropped.
+func buildListener(cfg *config.Config, lc config.Listener, svc services, log *slog.Logger) (httpapi.Listener, error) {
+	rt := httpapi.NewRouter()
+	httpapi.RegisterHealth(rt)
+
+	l := httpapi.Listener{
+		Name:          lc.Type + ":" + strconv.Itoa(lc.Port),
+		BindAddresses: lc.BindAddresses,
+		Port:          lc.Port,
+		XForwarded:    lc.XForwarded,
+		Handler:       rt,
+	}
+	if lc.Type == "metrics" {
+		log.Warn("not supported yet: listener type metrics (only /health is served on it)", "port", lc.Port)
+		return l, nil
+	}
+	if lc.Type != "http" {
+		return l, fmt.Errorf("listener on port %d: unknown type %q", lc.Port, lc.Type)
+	}
+
+	mounted := map[string]bool{}
+	for _, res := range lc.Resources {
+		if res.Compress {
+			// Compression is per listener: one resource asking for it
+			// compresses every response the listener sends.
+			l.Compress = true
+		}
+		for _, name := range res.Names {
+			if mounted[name] {
+				continue
+			}
+			mounted[name] = true
+			switch name {
+			case "client":
+				clientapi.RegisterVersions(rt)
+				adminapi.NewSharedSecretRegistration(cfg.RegistrationSharedSecret, svc.accounts).Register(rt)
+				adminapi.RegisterServerVersion(rt)
+				if !mounted["static"] {
+					static.Register(rt, cfg.ServerName)
+				}
+			case "static":
+				if !mounted["client"] {
+					static.Register(rt, cfg.ServerName)
+				}
+			case "health":
+				// Every listener serves /health.
+			default:
+				log.Warn("not supported yet: listener resource "+name, "listener", l.Name)
+			}
+		}
+	}
+	for _, addr := range l.BindAddresses {
+		if net.ParseIP(addr) == nil {
+			return l, fmt.Errorf("listener on port %d: bind address %q is not an IP address", lc.Port, addr)
+		}
+	}
+	return l, nil
+}

@@ -1,0 +1,141 @@
+// Package server assembles a running homeserver from a configuration:
+// storage, services and one HTTP listener per configured listener.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/axonhs/axon/internal/accounts"
+	"github.com/axonhs/axon/internal/config"
+	"github.com/axonhs/axon/internal/httpapi"
+	"github.com/axonhs/axon/internal/password"
+	"github.com/axonhs/axon/internal/storage"
+)
+
+// Server is a homeserver whose database is open and sockets are bound.
+type Server struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	db        *storage.DB
+	listeners []*httpapi.BoundListener
+}
+
+// New opens the database (migrating it) and binds every listener, so that
+// configuration mistakes surface before anything is served.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	db, err := storage.Open(ctx, StorageOptions(cfg.Database), log)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, db: db}
+	svc := services{
+		accounts: accounts.New(db, cfg.ServerName, password.Hasher{Rounds: cfg.BcryptRounds, Pepper: cfg.Password.Pepper}),
+	}
+	var tlsConfig *tls.Config
+	for i, lc := range cfg.Listeners {
+		l, err := buildListener(cfg, lc, svc, log)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		if lc.TLS {
+			if tlsConfig == nil {
+				if tlsConfig, err = loadTLS(cfg); err != nil {
+					s.Close()
+					return nil, err
+				}
+			}
+			l.TLS = tlsConfig
+		}
+		b, err := httpapi.Bind(l, log)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("listeners[%d]: %w", i, err)
+		}
+		s.listeners = append(s.listeners, b)
+	}
+	if len(s.listeners) == 0 {
+		s.Close()
+		return nil, errors.New("the configuration has no listeners: nothing to serve")
+	}
+	return s, nil
+}
+
+// Addrs lists the bound addresses of every listener, in configuration order.
+func (s *Server) Addrs() [][]net.Addr {
+	out := make([][]net.Addr, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = l.Addrs()
+	}
+	return out
+}
+
+// Serve serves until ctx is cancelled, then shuts down gracefully and
+// closes the database.
+func (s *Server) Serve(ctx context.Context) error {
+	defer s.Close()
+	if s.cfg.PIDFile != "" {
+		if err := os.WriteFile(s.cfg.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write pid_file: %w", err)
+		}
+		defer os.Remove(s.cfg.PIDFile)
+	}
+	s.log.Info("Axon is serving", "server_name", s.cfg.ServerName, "database", s.db.Engine())
+	err := httpapi.Serve(ctx, s.log, s.listeners)
+	s.log.Info("stopped")
+	return err
+}
+
+// Close releases the database; listeners are closed by Serve.
+func (s *Server) Close() {
+	if s.db != nil {
+		if err := s.db.Close(); err != nil {
+			s.log.Warn("close database", "err", err)
+		}
+		s.db = nil
+	}
+}
+
+// Run is New followed by Serve.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	s, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// StorageOptions maps the database section of homeserver.yaml to storage options.
+func StorageOptions(db config.Database) storage.Options {
+	return storage.Options{
+		Engine:            db.Engine,
+		SQLitePath:        db.SQLitePath,
+		User:              db.User,
+		Password:          db.Password,
+		DBName:            db.DBName,
+		Host:              db.Host,
+		Port:              db.Port,
+		SSLMode:           db.SSLMode,
+		MinConns:          db.CPMin,
+		MaxConns:          db.CPMax,
+		AllowUnsafeLocale: db.AllowUnsafeLocale,
+	}
+}
+
+func loadTLS(cfg *config.Config) (*tls.Config, error) {
+	if cfg.TLSCertPath == "" || cfg.TLSKeyPath == "" {
+		return nil, errors.New("a listener has tls: true, but tls_certificate_path and tls_private_key_path are not both set")
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCertPath, cfg.TLSKeyPath)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}

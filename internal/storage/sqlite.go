@@ -1,0 +1,130 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// sqliteBusyTimeoutMS bounds how long a connection waits for a lock held by
+// another connection or process (e.g. an admin command on the same file,
+// or a reader during WAL recovery) before failing with SQLITE_BUSY. Within
+// one process writers never contend: they share one connection.
+const sqliteBusyTimeoutMS = 10000
+
+func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*DB, error) {
+	path := opts.SQLitePath
+	if path == "" {
+		return nil, fmt.Errorf("storage: sqlite3 needs a database path (or \":memory:\")")
+	}
+	db := &DB{engine: EngineSQLite, d: sqliteDialect, log: log}
+
+	// Common pragmas. synchronous=FULL makes every COMMIT fsync the WAL
+	// before returning, so an acknowledged write (a registration, a sent
+	// event) survives power loss and OS crashes, not only kill -9. The
+	// default for WAL (NORMAL) may lose the last transactions on power loss.
+	common := url.Values{}
+	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMS))
+	common.Add("_pragma", "foreign_keys(1)")
+	common.Add("_pragma", "synchronous(FULL)")
+
+	if path == ":memory:" {
+		// Every connection to ":memory:" is a separate empty database, so
+		// readers and the writer share one connection that is never closed.
+		q := cloneValues(common)
+		q.Set("_txlock", "immediate")
+		h, err := sql.Open("sqlite", "file::memory:?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite :memory:: %w", err)
+		}
+		h.SetMaxOpenConns(1)
+		h.SetMaxIdleConns(1)
+		h.SetConnMaxLifetime(0)
+		h.SetConnMaxIdleTime(0)
+		db.writer, db.reader = h, h
+		db.closers = append(db.closers, h.Close)
+		if err := h.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite :memory:: %w", err)
+		}
+		log.Info("opened database", "engine", EngineSQLite, "path", path)
+		return db, nil
+	}
+
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// A file: URI, so that any character in the path is escaped rather
+	// than parsed as DSN syntax.
+	fileURI := func(q url.Values) string {
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}).String()
+	}
+
+	// The writer: one connection, so writes are serialised in database/sql
+	// instead of failing with SQLITE_BUSY. BEGIN IMMEDIATE takes the write
+	// lock up front; a deferred transaction that reads then writes could
+	// otherwise fail to upgrade its lock if another process writes.
+	wq := cloneValues(common)
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", fileURI(wq))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	db.writer = w
+	db.closers = append(db.closers, w.Close)
+
+	// Check the writer before opening readers: it creates the file and
+	// switches it to WAL, which readers rely on to read during writes.
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: journal_mode is %q, not WAL (does the file system support shared memory?)", path, mode)
+	}
+
+	// The readers: a pool of query_only connections.
+	rq := cloneValues(common)
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", fileURI(rq))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	db.reader = r
+	// Close readers before the writer: the last connection to close
+	// checkpoints the WAL into the main file.
+	db.closers = append([]func() error{r.Close}, db.closers...)
+	if err := r.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	log.Info("opened database", "engine", EngineSQLite, "path", abs, "readers", n)
+	return db, nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}

@@ -1,0 +1,71 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Tx is a transaction handed to ReadTx and WriteTx callbacks. It must not
+// be used after the callback returns.
+type Tx struct {
+	tx *sql.Tx
+	d  *dialect
+}
+
+// Exec runs a statement that returns no rows.
+func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, query, args...)
+}
+
+// Query runs a statement that returns rows.
+func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRow runs a statement that returns at most one row.
+func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// IsUniqueViolation reports whether err is a unique or primary-key
+// constraint violation on this engine.
+func (t *Tx) IsUniqueViolation(err error) bool { return t.d.isUniqueViolation(err) }
+
+// ReadTx runs fn in a read-only transaction that sees one consistent
+// snapshot of the database. Do not call ReadTx or WriteTx from inside fn:
+// with SQLite's single writer connection (and ":memory:", where readers
+// share it) nesting deadlocks.
+func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.runTx(ctx, db.reader, db.d.readTxOptions, fn)
+}
+
+// WriteTx runs fn in a read-write transaction, committing if fn returns nil
+// and rolling back otherwise. fn's error is returned unchanged. The same
+// nesting rule as ReadTx applies.
+func (db *DB) WriteTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.runTx(ctx, db.writer, nil, fn)
+}
+
+func (db *DB) runTx(ctx context.Context, h *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) error {
+	sqlTx, err := h.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin %s transaction: %w", db.engine, err)
+	}
+	// Roll back whenever we do not reach Commit: on error and on panic
+	// (which then carries on unwinding).
+	committed := false
+	defer func() {
+		if !committed {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(&Tx{tx: sqlTx, d: db.d}); err != nil {
+		return err
+	}
+	committed = true
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit %s transaction: %w", db.engine, err)
+	}
+	return nil
+}
