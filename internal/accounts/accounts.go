@@ -45,10 +45,10 @@ func (s *Service) ServerName() string { return s.serverName }
 
 // NewAccount describes a user to create.
 type NewAccount struct {
-	Localpart   string
-	Password    string // empty: the account cannot log in with a password
-	Admin       bool
-	UserType    string // "", "support" or "bot"
+	Localpart string
+	Password  string // empty: the account cannot log in with a password
+	Admin     bool
+	UserType  string // "", "support" or "bot"
 	// DeviceDisplayName names the device the session is created on.
 	DeviceDisplayName string
 }

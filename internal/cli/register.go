@@ -20,7 +20,7 @@ import (
 
 type registerOptions struct {
 	user, password, userType, configPath, secret string
-	admin, noAdmin, existsOK                      bool
+	admin, noAdmin, existsOK                     bool
 }
 
 // runRegister creates a user through /_synapse/admin/v1/register, with the

@@ -161,10 +161,47 @@ func decodeFirst(data []byte, w *walker) (*yaml.Node, error) {
 	if err := dec.Decode(&extra); err == nil {
 		w.errorf(&extra, "(document)", "the file holds more than one YAML document (---); Synapse expects exactly one")
 	}
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
-		return doc.Content[0], nil
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, nil
 	}
-	return nil, nil
+	root := doc.Content[0]
+	if expandedSize(root, map[*yaml.Node]int{}, 0) > maxExpandedNodes {
+		return nil, fmt.Errorf("not a usable config: aliases (*name) expand it to more than %d values", maxExpandedNodes)
+	}
+	return root, nil
+}
+
+// maxExpandedNodes bounds the size of the document once aliases are
+// expanded. Real configs have a few thousand values; the bound stops a
+// "billion laughs" file from keeping the loader busy for hours.
+const maxExpandedNodes = 1 << 20
+
+// expandedSize counts the values in n with aliases expanded, stopping once
+// the count passes maxExpandedNodes. Sizes are memoised per node so shared
+// anchors are measured once.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int, depth int) int {
+	if n == nil {
+		return 0
+	}
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	if depth > 1000 {
+		return maxExpandedNodes + 1
+	}
+	memo[n] = maxExpandedNodes + 1 // a cycle counts as too big
+	size := 1
+	if n.Kind == yaml.AliasNode {
+		size += expandedSize(n.Alias, memo, depth+1)
+	}
+	for _, c := range n.Content {
+		if size > maxExpandedNodes {
+			break
+		}
+		size += expandedSize(c, memo, depth+1)
+	}
+	memo[n] = size
+	return size
 }
 
 // loader fills a Config from the top-level mapping.

@@ -308,10 +308,10 @@ func TestIPv4AndIPv6WildcardsShareAPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := b.Addrs()[0].(*net.TCPAddr).Port
-	b.close()
+	b.Close()
 	both, err := Bind(Listener{Name: "t", BindAddresses: []string{"::1", "127.0.0.1"}, Port: port}, discardLogger())
 	if err != nil {
 		t.Fatalf("binding ::1 and 127.0.0.1 on one port: %v", err)
 	}
-	both.close()
+	both.Close()
 }

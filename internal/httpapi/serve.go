@@ -53,7 +53,7 @@ func Bind(l Listener, log *slog.Logger) (*BoundListener, error) {
 	for _, addr := range l.BindAddresses {
 		ip := net.ParseIP(addr)
 		if ip == nil {
-			b.close()
+			b.Close()
 			return nil, fmt.Errorf("listener %s: bind address %q is not an IP address", l.Name, addr)
 		}
 		network := "tcp4"
@@ -68,7 +68,7 @@ func Bind(l Listener, log *slog.Logger) (*BoundListener, error) {
 				log.Warn("IPv6 unavailable, skipping bind address", "listener", l.Name, "address", hostPort, "err", err)
 				continue
 			}
-			b.close()
+			b.Close()
 			return nil, fmt.Errorf("listener %s: listen on %s: %w", l.Name, hostPort, err)
 		}
 		b.sockets = append(b.sockets, sock)
@@ -83,7 +83,8 @@ func ipv6Unavailable(err error) bool {
 	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EPROTONOSUPPORT)
 }
 
-func (b *BoundListener) close() {
+// Close closes the sockets of a listener that will not be served.
+func (b *BoundListener) Close() {
 	for _, s := range b.sockets {
 		_ = s.Close()
 	}

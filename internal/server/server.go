@@ -25,6 +25,7 @@ type Server struct {
 	log       *slog.Logger
 	db        *storage.DB
 	listeners []*httpapi.BoundListener
+	pidFile   string // written by New, removed by Close
 }
 
 // New opens the database (migrating it) and binds every listener, so that
@@ -35,37 +36,50 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db}
+	if err := s.start(); err != nil {
+		s.closeListeners()
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// start binds the listeners and writes the pid file.
+func (s *Server) start() error {
+	cfg := s.cfg
 	svc := services{
-		accounts: accounts.New(db, cfg.ServerName, password.Hasher{Rounds: cfg.BcryptRounds, Pepper: cfg.Password.Pepper}),
+		accounts: accounts.New(s.db, cfg.ServerName, password.Hasher{Rounds: cfg.BcryptRounds, Pepper: cfg.Password.Pepper}),
 	}
 	var tlsConfig *tls.Config
 	for i, lc := range cfg.Listeners {
-		l, err := buildListener(cfg, lc, svc, log)
+		l, err := buildListener(cfg, lc, svc, s.log)
 		if err != nil {
-			s.Close()
-			return nil, err
+			return fmt.Errorf("listeners[%d]: %w", i, err)
 		}
 		if lc.TLS {
 			if tlsConfig == nil {
 				if tlsConfig, err = loadTLS(cfg); err != nil {
-					s.Close()
-					return nil, err
+					return err
 				}
 			}
 			l.TLS = tlsConfig
 		}
-		b, err := httpapi.Bind(l, log)
+		b, err := httpapi.Bind(l, s.log)
 		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("listeners[%d]: %w", i, err)
+			return fmt.Errorf("listeners[%d]: %w", i, err)
 		}
 		s.listeners = append(s.listeners, b)
 	}
 	if len(s.listeners) == 0 {
-		s.Close()
-		return nil, errors.New("the configuration has no listeners: nothing to serve")
+		return errors.New("the configuration has no listeners: nothing to serve")
 	}
-	return s, nil
+	if cfg.PIDFile != "" {
+		if err := os.WriteFile(cfg.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write pid_file: %w", err)
+		}
+		s.pidFile = cfg.PIDFile
+	}
+	return nil
 }
 
 // Addrs lists the bound addresses of every listener, in configuration order.
@@ -81,26 +95,32 @@ func (s *Server) Addrs() [][]net.Addr {
 // closes the database.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.Close()
-	if s.cfg.PIDFile != "" {
-		if err := os.WriteFile(s.cfg.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			return fmt.Errorf("write pid_file: %w", err)
-		}
-		defer os.Remove(s.cfg.PIDFile)
-	}
 	s.log.Info("Axon is serving", "server_name", s.cfg.ServerName, "database", s.db.Engine())
 	err := httpapi.Serve(ctx, s.log, s.listeners)
 	s.log.Info("stopped")
 	return err
 }
 
-// Close releases the database; listeners are closed by Serve.
+// Close releases the database and removes the pid file; listeners are
+// closed by Serve.
 func (s *Server) Close() {
+	if s.pidFile != "" {
+		_ = os.Remove(s.pidFile)
+		s.pidFile = ""
+	}
 	if s.db != nil {
 		if err := s.db.Close(); err != nil {
 			s.log.Warn("close database", "err", err)
 		}
 		s.db = nil
 	}
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.listeners = nil
 }
 
 // Run is New followed by Serve.
