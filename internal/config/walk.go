@@ -15,6 +15,8 @@ import (
 // the key path and line number.
 type walker struct {
 	diags Diagnostics
+
+	suggestions int // typo suggestions made; capped to bound the cost
 }
 
 func (w *walker) add(sev Severity, n *yaml.Node, key, format string, args ...any) {
@@ -266,6 +268,11 @@ func (w *walker) size(n *yaml.Node, path string) (int64, bool) {
 
 // unknown reports a key nobody recognises, suggesting a close known key.
 func (w *walker) unknown(e entry, path string, known []string) {
+	w.suggestions++
+	if w.suggestions > 100 {
+		w.warnf(e.keyNode, path, "unknown key")
+		return
+	}
 	if s := suggest(e.key, known); s != "" {
 		w.warnf(e.keyNode, path, "unknown key (did you mean %q?)", s)
 		return
