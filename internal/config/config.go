@@ -39,6 +39,9 @@ type Config struct {
 	BcryptRounds                          int
 	Password                              PasswordConfig
 
+	// EnableMetrics turns on /_synapse/metrics on metrics listeners.
+	EnableMetrics bool
+
 	// MaxUploadSize bounds media uploads (max_upload_size), in bytes.
 	MaxUploadSize int64
 }

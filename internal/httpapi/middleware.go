@@ -109,7 +109,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // accessLog logs one line per request, with secrets removed from the path,
 // and turns a panicking handler into a 500 instead of a dropped connection.
-func accessLog(log *slog.Logger, listener string, next http.Handler) http.Handler {
+func accessLog(log *slog.Logger, listener string, metrics RequestObserver, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -123,6 +123,11 @@ func accessLog(log *slog.Logger, listener string, next http.Handler) http.Handle
 					WriteError(rec, r, Unknown(http.StatusInternalServerError, "Internal server error"))
 				}
 			}
+			took := time.Since(start)
+			if metrics != nil {
+				// The router's ServeMux set r.Pattern on this very request.
+				metrics.ObserveRequest(listener, r.Method, r.Pattern, rec.status, took)
+			}
 			ri := Info(r.Context())
 			log.Info("request",
 				"listener", listener,
@@ -131,7 +136,7 @@ func accessLog(log *slog.Logger, listener string, next http.Handler) http.Handle
 				"path", RedactPath(r.URL),
 				"status", rec.status,
 				"bytes", rec.bytes,
-				"duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"duration_ms", float64(took.Microseconds())/1000,
 				"user", ri.User,
 				"user_agent", r.UserAgent(),
 			)

@@ -23,6 +23,13 @@ type Listener struct {
 	XForwarded    bool
 	Compress      bool
 	Handler       http.Handler
+	// Metrics, when set, is told about every request served.
+	Metrics RequestObserver
+}
+
+// RequestObserver records served requests, e.g. as Prometheus metrics.
+type RequestObserver interface {
+	ObserveRequest(listener, method, route string, status int, took time.Duration)
 }
 
 // ShutdownTimeout bounds how long in-flight requests may run after a stop
@@ -97,7 +104,7 @@ func (b *BoundListener) handler(log *slog.Logger) http.Handler {
 		h = Compress(h)
 	}
 	h = CORS(h)
-	h = accessLog(log, b.Name, h)
+	h = accessLog(log, b.Name, b.Metrics, h)
 	return withRequestInfo(b.XForwarded, h)
 }
 

@@ -12,11 +12,13 @@ import (
 	"github.com/axonhs/axon/internal/httpapi/adminapi"
 	"github.com/axonhs/axon/internal/httpapi/clientapi"
 	"github.com/axonhs/axon/internal/httpapi/static"
+	"github.com/axonhs/axon/internal/metrics"
 )
 
 // services are the behaviours handlers call into.
 type services struct {
 	accounts *accounts.Service
+	metrics  *metrics.Registry
 }
 
 // buildListener mounts the resources a listener names. Resources that Axon
@@ -31,9 +33,10 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 		Port:          lc.Port,
 		XForwarded:    lc.XForwarded,
 		Handler:       rt,
+		Metrics:       svc.metrics,
 	}
 	if lc.Type == "metrics" {
-		log.Warn("not supported yet: listener type metrics (only /health is served on it)", "port", lc.Port)
+		mountMetrics(rt, cfg, svc, log, l.Name)
 		return l, nil
 	}
 	if lc.Type != "http" {
@@ -66,6 +69,8 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 				}
 			case "health":
 				// Every listener serves /health.
+			case "metrics":
+				mountMetrics(rt, cfg, svc, log, l.Name)
 			default:
 				log.Warn("not supported yet: listener resource "+name, "listener", l.Name)
 			}
@@ -77,4 +82,14 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 		}
 	}
 	return l, nil
+}
+
+// mountMetrics serves Prometheus metrics where Synapse does, but only when
+// enable_metrics is set: metrics reveal usage, so they are opt-in.
+func mountMetrics(rt *httpapi.Router, cfg *config.Config, svc services, log *slog.Logger, listener string) {
+	if !cfg.EnableMetrics {
+		log.Warn("a metrics listener or resource is configured but enable_metrics is false: not serving metrics", "listener", listener)
+		return
+	}
+	rt.HandleHTTP("GET /_synapse/metrics", svc.metrics.Handler())
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/axonhs/axon/internal/accounts"
 	"github.com/axonhs/axon/internal/config"
 	"github.com/axonhs/axon/internal/httpapi"
+	"github.com/axonhs/axon/internal/metrics"
 	"github.com/axonhs/axon/internal/password"
 	"github.com/axonhs/axon/internal/storage"
 )
@@ -49,6 +50,7 @@ func (s *Server) start() error {
 	cfg := s.cfg
 	svc := services{
 		accounts: accounts.New(s.db, cfg.ServerName, password.Hasher{Rounds: cfg.BcryptRounds, Pepper: cfg.Password.Pepper}),
+		metrics:  metrics.New(),
 	}
 	var tlsConfig *tls.Config
 	for i, lc := range cfg.Listeners {

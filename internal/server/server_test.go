@@ -11,6 +11,7 @@ import (
 
 	"maunium.net/go/mautrix"
 
+	"github.com/axonhs/axon/internal/config"
 	"github.com/axonhs/axon/internal/server/servertest"
 	"github.com/axonhs/axon/internal/storage/storagetest"
 )
@@ -130,4 +131,29 @@ func get(t *testing.T, url string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(body)
+}
+
+func TestMetrics(t *testing.T) {
+	cfg := servertest.Config(t, "sqlite3")
+	cfg.EnableMetrics = true
+	cfg.Listeners = append(cfg.Listeners, config.Listener{Port: 0, BindAddresses: []string{"127.0.0.1"}, Type: "metrics"})
+	srv := servertest.Start(t, cfg)
+	get(t, srv.URL+"/_matrix/client/versions")
+
+	status, body := get(t, srv.MetricsURL(t)+"/_synapse/metrics")
+	if status != 200 || !strings.Contains(body, `axon_http_requests_total{code="200",listener="http:0",method="GET",route="/_matrix/client/versions"} 1`) {
+		t.Fatalf("%d\n%s", status, body)
+	}
+	if status, _ := get(t, srv.URL+"/_synapse/metrics"); status != 404 {
+		t.Fatalf("metrics served on the client listener: %d", status)
+	}
+}
+
+func TestMetricsNeedEnableMetrics(t *testing.T) {
+	cfg := servertest.Config(t, "sqlite3")
+	cfg.Listeners = append(cfg.Listeners, config.Listener{Port: 0, BindAddresses: []string{"127.0.0.1"}, Type: "metrics"})
+	srv := servertest.Start(t, cfg)
+	if status, _ := get(t, srv.MetricsURL(t)+"/_synapse/metrics"); status != 404 {
+		t.Fatalf("metrics served without enable_metrics: %d", status)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -62,6 +63,14 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*DB, error
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// Create the file ourselves so that it is private: it holds password
+	// and token hashes. SQLite gives the -wal and -shm files the same mode.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	f.Close()
+
 	// A file: URI, so that any character in the path is escaped rather
 	// than parsed as DSN syntax.
 	fileURI := func(q url.Values) string {

@@ -279,3 +279,27 @@ func TestNormalizeEngine(t *testing.T) {
 		t.Error("NormalizeEngine(mysql) succeeded")
 	}
 }
+
+func TestSQLiteFileIsPrivate(t *testing.T) {
+	opts := storagetest.NewOptions(t, storage.EngineSQLite)
+	storagetest.Open(t, opts)
+	fi, err := os.Stat(opts.SQLitePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		t.Errorf("database file mode = %v, want no group/other access", perm)
+	}
+}
+
+func TestSQLiteMissingDirectory(t *testing.T) {
+	path := t.TempDir() + "/missing/axon.db"
+	db, err := storage.Open(context.Background(), storage.Options{SQLitePath: path}, nil)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open succeeded in a missing directory")
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the path", err)
+	}
+}

@@ -23,6 +23,7 @@ type Server struct {
 	// URL is the client listener's base URL, e.g. http://127.0.0.1:41234.
 	URL string
 
+	addrs  [][]net.Addr
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -59,7 +60,7 @@ func Start(t testing.TB, cfg *config.Config) *Server {
 		cancel()
 		t.Fatalf("start server: %v", err)
 	}
-	s := &Server{Config: cfg, cancel: cancel, done: make(chan error, 1)}
+	s := &Server{Config: cfg, addrs: srv.Addrs(), cancel: cancel, done: make(chan error, 1)}
 	s.URL = "http://" + srv.Addrs()[0][0].(*net.TCPAddr).String()
 	go func() { s.done <- srv.Serve(ctx) }()
 	t.Cleanup(func() {
@@ -68,6 +69,18 @@ func Start(t testing.TB, cfg *config.Config) *Server {
 		}
 	})
 	return s
+}
+
+// MetricsURL is the base URL of the first listener of type metrics.
+func (s *Server) MetricsURL(t testing.TB) string {
+	t.Helper()
+	for i, l := range s.Config.Listeners {
+		if l.Type == "metrics" {
+			return "http://" + s.addrs[i][0].String()
+		}
+	}
+	t.Fatal("no metrics listener configured")
+	return ""
 }
 
 // Stop shuts the server down gracefully and waits for it; calling it again
