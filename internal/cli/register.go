@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/user"
 	"strconv"
 	"strings"
@@ -19,9 +20,11 @@ import (
 )
 
 type registerOptions struct {
-	user, password, userType, configPath, secret string
+	user, password, passwordFile, userType, configPath, secret string
 	admin, noAdmin, existsOK                     bool
 }
+
+const defaultServerURL = "http://localhost:8008"
 
 // runRegister creates a user through /_synapse/admin/v1/register, with the
 // flags, prompts and messages of Synapse's register_new_matrix_user.
@@ -30,6 +33,7 @@ func runRegister(ctx context.Context, env Env, args []string) error {
 	var o registerOptions
 	stringFlag(fset, &o.user, "", "local part of the new user; prompted for when omitted", "u", "user")
 	stringFlag(fset, &o.password, "", "new password for the user; prompted for when omitted", "p", "password")
+	stringFlag(fset, &o.passwordFile, "", "file containing the new password (overrides -p)", "password-file")
 	stringFlag(fset, &o.userType, "", "user type, e.g. bot or support", "t", "user_type")
 	stringFlag(fset, &o.configPath, "", "homeserver.yaml holding registration_shared_secret", "c", "config")
 	stringFlag(fset, &o.secret, "", "the registration shared secret", "k", "shared-secret")
@@ -37,7 +41,7 @@ func runRegister(ctx context.Context, env Env, args []string) error {
 	boolFlag(fset, &o.noAdmin, "make the new user a regular user", "no-admin")
 	boolFlag(fset, &o.existsOK, "succeed if the user already exists", "exists-ok")
 	fset.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: register_new_matrix_user [-u USER] [-p PASSWORD] [-t USER_TYPE] [-a | --no-admin] [--exists-ok] (-c CONFIG | -k SHARED_SECRET) [server_url]")
+		fmt.Fprintln(env.Stderr, "usage: register_new_matrix_user [-u USER] [-p PASSWORD | --password-file FILE] [-t USER_TYPE] [-a | --no-admin] [--exists-ok] (-c CONFIG | -k SHARED_SECRET) [server_url]")
 		fset.PrintDefaults()
 	}
 	positional, err := parseArgs(fset, args)
@@ -54,6 +58,14 @@ func runRegister(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("%w: exactly one of -c/--config and -k/--shared-secret is required", errUsage)
 	}
 
+	if o.passwordFile != "" {
+		pw, err := os.ReadFile(o.passwordFile)
+		if err != nil {
+			return fmt.Errorf("read --password-file: %w", err)
+		}
+		o.password = strings.TrimSpace(string(pw))
+	}
+
 	serverURL := ""
 	if len(positional) == 1 {
 		serverURL = positional[0]
@@ -68,12 +80,15 @@ func runRegister(ctx context.Context, env Env, args []string) error {
 		}
 		o.secret = cfg.RegistrationSharedSecret
 		if serverURL == "" {
-			serverURL = clientListenerURL(cfg)
+			if serverURL = clientListenerURL(cfg); serverURL == "" {
+				serverURL = defaultServerURL
+				fmt.Fprintf(env.Stderr, "Unable to find a suitable HTTP listener in the configuration file. Trying %s as a last resort.\n", serverURL)
+			}
 		}
 	}
 	if serverURL == "" {
-		serverURL = "http://localhost:8008"
-		fmt.Fprintf(env.Stdout, "No server URL given: trying %s\n", serverURL)
+		serverURL = defaultServerURL
+		fmt.Fprintf(env.Stderr, "No server url or configuration file given. Defaulting to %s.\n", serverURL)
 	}
 	if err := o.prompt(env); err != nil {
 		return err

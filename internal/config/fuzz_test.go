@@ -24,7 +24,6 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		os.WriteFile("/tmp/fuzzlast", data, 0o644)
 		c, _, err := Parse(data, "fuzz.yaml")
 		if err == nil && c == nil {
 			t.Fatal("nil Config without error")

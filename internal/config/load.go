@@ -1,5 +1,9 @@
 package config
 
+// synapse_keys.go is generated from Synapse's config schema; regenerate it
+// when updating to a newer Synapse (pass -schema to point at the file).
+//go:generate go run ./internal/genkeys -o synapse_keys.go
+
 import (
 	"bytes"
 	"cmp"

@@ -121,6 +121,14 @@ func TestSharedSecretRegistration(t *testing.T) {
 		}
 	})
 
+	t.Run("null user_type, as Synapse's script sends it", func(t *testing.T) {
+		h := newHarness(t, secret)
+		body := strings.Replace(h.body(h.nonce(), "ivan", "pw", false, "", secret), "{", `{"user_type":null,`, 1)
+		if code, resp := h.do(http.MethodPost, body); code != 200 {
+			t.Fatalf("%d %v", code, resp)
+		}
+	})
+
 	t.Run("user type is covered by the MAC", func(t *testing.T) {
 		h := newHarness(t, secret)
 		if code, body := h.do(http.MethodPost, h.body(h.nonce(), "bot1", "pw", false, "bot", secret)); code != 200 {
