@@ -247,6 +247,9 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"form_secret":                     (*loader).secret,
 	"form_secret_path":                (*loader).secret,
 
+	"enable_metrics": func(l *loader, e entry, path string) {
+		l.optBool(e, path, &l.c.EnableMetrics)
+	},
 	"enable_registration": func(l *loader, e entry, path string) {
 		l.optBool(e, path, &l.c.EnableRegistration)
 	},

@@ -383,3 +383,10 @@ func scalarNode(t *testing.T, text string) *yaml.Node {
 	}
 	return doc.Content[0]
 }
+
+func TestEnableMetrics(t *testing.T) {
+	cfg, diags, err := Parse([]byte("server_name: x.test\nreport_stats: false\nenable_metrics: true\n"), "hs.yaml")
+	if err != nil || len(diags) != 0 || !cfg.EnableMetrics {
+		t.Fatalf("cfg.EnableMetrics=%v diags=%v err=%v", cfg != nil && cfg.EnableMetrics, diags, err)
+	}
+}
