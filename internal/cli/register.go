@@ -21,7 +21,7 @@ import (
 
 type registerOptions struct {
 	user, password, passwordFile, userType, configPath, secret string
-	admin, noAdmin, existsOK                     bool
+	admin, noAdmin, existsOK                                   bool
 }
 
 const defaultServerURL = "http://localhost:8008"
