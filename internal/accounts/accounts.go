@@ -25,6 +25,7 @@ var UserTypes = []string{"support", "bot"}
 // Store is the storage the service needs.
 type Store interface {
 	CreateUser(ctx context.Context, u storage.NewUser, d *storage.NewDevice, t *storage.NewAccessToken) error
+	UserIDsCaseInsensitive(ctx context.Context, userID string) ([]string, error)
 }
 
 // Service creates and manages accounts on one server.
@@ -69,6 +70,17 @@ func (s *Service) Register(ctx context.Context, acct NewAccount) (Session, error
 	}
 	if !ValidUserType(acct.UserType) {
 		return Session{}, fmt.Errorf("%w: %q", ErrInvalidUserType, acct.UserType)
+	}
+	// Synapse refuses a name that differs from an existing one only in case
+	// (possible on databases migrated from old Synapse versions). Checking
+	// first also spares the bcrypt cost for names that are taken; the unique
+	// key still settles races between concurrent registrations.
+	existing, err := s.store.UserIDsCaseInsensitive(ctx, userID)
+	if err != nil {
+		return Session{}, fmt.Errorf("check user %s: %w", userID, err)
+	}
+	if len(existing) > 0 {
+		return Session{}, ErrUserInUse
 	}
 	var hash string
 	if acct.Password != "" {
