@@ -26,6 +26,11 @@ var UserTypes = []string{"support", "bot"}
 type Store interface {
 	CreateUser(ctx context.Context, u storage.NewUser, d *storage.NewDevice, t *storage.NewAccessToken) error
 	UserIDsCaseInsensitive(ctx context.Context, userID string) ([]string, error)
+	GetUser(ctx context.Context, userID string) (storage.User, error)
+	CreateSession(ctx context.Context, d storage.NewDevice, t storage.NewAccessToken) error
+	LookupAccessToken(ctx context.Context, tokenHash []byte) (storage.TokenOwner, error)
+	DeleteDevice(ctx context.Context, userID, deviceID string) ([][]byte, error)
+	DeleteAllDevices(ctx context.Context, userID string) ([][]byte, error)
 }
 
 // Service creates and manages accounts on one server.
@@ -33,12 +38,13 @@ type Service struct {
 	store      Store
 	serverName string
 	hasher     password.Hasher
+	tokens     *tokenCache
 	now        func() time.Time
 }
 
 // New returns a Service for the users of serverName.
 func New(store Store, serverName string, hasher password.Hasher) *Service {
-	return &Service{store: store, serverName: serverName, hasher: hasher, now: time.Now}
+	return &Service{store: store, serverName: serverName, hasher: hasher, tokens: newTokenCache(), now: time.Now}
 }
 
 // ServerName is the server whose users this service manages.

@@ -1,0 +1,96 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/axonhs/axon/internal/storage"
+)
+
+// ErrUnknownToken means an access token is not (or no longer) valid.
+var ErrUnknownToken = errors.New("unknown access token")
+
+// Requester is who made an authenticated request.
+type Requester struct {
+	UserID   string
+	DeviceID string
+	Guest    bool
+}
+
+// Authenticate returns who an access token belongs to. It is on every
+// authenticated request, so tokens are served from memory after the first
+// lookup; every path that revokes tokens goes through this service and
+// drops them from the cache at once.
+func (s *Service) Authenticate(ctx context.Context, token string) (Requester, error) {
+	hash := HashToken(token)
+	key := string(hash)
+	if owner, ok := s.tokens.get(key); ok && owner.usable(s.now()) {
+		return owner.requester(), nil
+	}
+	stored, err := s.store.LookupAccessToken(ctx, hash)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Requester{}, ErrUnknownToken
+	}
+	if err != nil {
+		return Requester{}, fmt.Errorf("authenticate: %w", err)
+	}
+	owner := tokenOwner(stored)
+	if !owner.usable(s.now()) {
+		return Requester{}, ErrUnknownToken
+	}
+	s.tokens.put(key, owner)
+	return owner.requester(), nil
+}
+
+type tokenOwner storage.TokenOwner
+
+func (o tokenOwner) usable(now time.Time) bool {
+	return !o.Deactivated && (o.ExpiresAt.IsZero() || now.Before(o.ExpiresAt))
+}
+
+func (o tokenOwner) requester() Requester {
+	return Requester{UserID: o.UserID, DeviceID: o.DeviceID, Guest: o.Guest}
+}
+
+// maxCachedTokens bounds the token cache; past it an arbitrary entry is
+// dropped, which costs that token one database lookup.
+const maxCachedTokens = 100_000
+
+// tokenCache maps token digests to their owners. Only valid tokens are
+// cached, so guessing tokens cannot fill it.
+type tokenCache struct {
+	mu      sync.RWMutex
+	entries map[string]tokenOwner
+}
+
+func newTokenCache() *tokenCache { return &tokenCache{entries: map[string]tokenOwner{}} }
+
+func (c *tokenCache) get(key string) (tokenOwner, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	o, ok := c.entries[key]
+	return o, ok
+}
+
+func (c *tokenCache) put(key string, o tokenOwner) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxCachedTokens {
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[key] = o
+}
+
+func (c *tokenCache) forget(hashes [][]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range hashes {
+		delete(c.entries, string(h))
+	}
+}

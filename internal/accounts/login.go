@@ -1,0 +1,122 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/axonhs/axon/internal/storage"
+)
+
+// Login errors.
+var (
+	ErrInvalidCredentials = errors.New("invalid username or password")
+	ErrUserDeactivated    = errors.New("user account has been deactivated")
+)
+
+// LoginRequest is a password login.
+type LoginRequest struct {
+	// User is a full user ID or a localpart, in any case.
+	User              string
+	Password          string
+	DeviceID          string // "": a new device
+	DeviceDisplayName string
+}
+
+// Login checks a password and starts a session on a new or existing device.
+func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) {
+	userID, err := s.resolveLoginUser(ctx, req.User)
+	if err != nil {
+		return Session{}, err
+	}
+	user, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		return Session{}, fmt.Errorf("load user %s: %w", userID, err)
+	}
+	if user.PasswordHash == "" {
+		return Session{}, ErrInvalidCredentials
+	}
+	ok, err := s.hasher.Check(user.PasswordHash, req.Password)
+	if err != nil {
+		return Session{}, fmt.Errorf("check password of %s: %w", userID, err)
+	}
+	if !ok {
+		return Session{}, ErrInvalidCredentials
+	}
+	// Checked after the password so the answer does not reveal which
+	// accounts are deactivated to someone who does not know the password.
+	if user.Deactivated {
+		return Session{}, ErrUserDeactivated
+	}
+	return s.startSession(ctx, userID, req.DeviceID, req.DeviceDisplayName)
+}
+
+// resolveLoginUser maps what the user typed to a stored user ID. Synapse
+// matches case-insensitively, and on a database holding several IDs that
+// differ only in case insists on the exact one.
+func (s *Service) resolveLoginUser(ctx context.Context, typed string) (string, error) {
+	userID := typed
+	if !strings.HasPrefix(typed, "@") {
+		userID = "@" + strings.ToLower(typed) + ":" + s.serverName
+	}
+	matches, err := s.store.UserIDsCaseInsensitive(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("look up %s: %w", userID, err)
+	}
+	switch len(matches) {
+	case 0:
+		return "", ErrInvalidCredentials
+	case 1:
+		return matches[0], nil
+	}
+	for _, m := range matches {
+		if m == userID {
+			return m, nil
+		}
+	}
+	return "", ErrInvalidCredentials
+}
+
+func (s *Service) startSession(ctx context.Context, userID, deviceID, displayName string) (Session, error) {
+	if deviceID == "" {
+		var err error
+		if deviceID, err = newDeviceID(); err != nil {
+			return Session{}, err
+		}
+	}
+	localpart := strings.TrimPrefix(userID[:strings.IndexByte(userID, ':')], "@")
+	token, tokenHash, err := newAccessToken(localpart)
+	if err != nil {
+		return Session{}, err
+	}
+	now := s.now()
+	err = s.store.CreateSession(ctx,
+		storage.NewDevice{UserID: userID, DeviceID: deviceID, DisplayName: displayName, CreatedAt: now},
+		storage.NewAccessToken{TokenHash: tokenHash, UserID: userID, DeviceID: deviceID, CreatedAt: now})
+	if err != nil {
+		return Session{}, fmt.Errorf("start session for %s: %w", userID, err)
+	}
+	return Session{UserID: userID, DeviceID: deviceID, AccessToken: token}, nil
+}
+
+// Logout ends the session of one device: the device and its tokens are
+// deleted, as the spec requires of /logout.
+func (s *Service) Logout(ctx context.Context, userID, deviceID string) error {
+	hashes, err := s.store.DeleteDevice(ctx, userID, deviceID)
+	if err != nil {
+		return fmt.Errorf("log out %s/%s: %w", userID, deviceID, err)
+	}
+	s.tokens.forget(hashes)
+	return nil
+}
+
+// LogoutAll ends every session of a user.
+func (s *Service) LogoutAll(ctx context.Context, userID string) error {
+	hashes, err := s.store.DeleteAllDevices(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("log out all devices of %s: %w", userID, err)
+	}
+	s.tokens.forget(hashes)
+	return nil
+}
