@@ -56,8 +56,13 @@ type NewAccount struct {
 	Password  string // empty: the account cannot log in with a password
 	Admin     bool
 	UserType  string // "", "support" or "bot"
-	// DeviceDisplayName names the device the session is created on.
+	// DeviceID and DeviceDisplayName describe the device the session is
+	// created on; an empty DeviceID gets a generated one.
+	DeviceID          string
 	DeviceDisplayName string
+	// NoSession creates the user without a device or access token
+	// (registration with inhibit_login).
+	NoSession bool
 }
 
 // Session is a logged-in device of a user.
@@ -81,11 +86,9 @@ func (s *Service) Register(ctx context.Context, acct NewAccount) (Session, error
 	// (possible on databases migrated from old Synapse versions). Checking
 	// first also spares the bcrypt cost for names that are taken; the unique
 	// key still settles races between concurrent registrations.
-	existing, err := s.store.UserIDsCaseInsensitive(ctx, userID)
-	if err != nil {
-		return Session{}, fmt.Errorf("check user %s: %w", userID, err)
-	}
-	if len(existing) > 0 {
+	if available, err := s.UserIDAvailable(ctx, userID); err != nil {
+		return Session{}, err
+	} else if !available {
 		return Session{}, ErrUserInUse
 	}
 	var hash string
@@ -94,27 +97,46 @@ func (s *Service) Register(ctx context.Context, acct NewAccount) (Session, error
 			return Session{}, fmt.Errorf("hash password: %w", err)
 		}
 	}
-	deviceID, err := newDeviceID()
-	if err != nil {
-		return Session{}, err
-	}
-	token, tokenHash, err := newAccessToken(acct.Localpart)
-	if err != nil {
-		return Session{}, err
-	}
 	now := s.now()
+	var (
+		session Session
+		device  *storage.NewDevice
+		token   *storage.NewAccessToken
+	)
+	if !acct.NoSession {
+		session.DeviceID = acct.DeviceID
+		if session.DeviceID == "" {
+			if session.DeviceID, err = newDeviceID(); err != nil {
+				return Session{}, err
+			}
+		}
+		var tokenHash []byte
+		if session.AccessToken, tokenHash, err = newAccessToken(acct.Localpart); err != nil {
+			return Session{}, err
+		}
+		device = &storage.NewDevice{UserID: userID, DeviceID: session.DeviceID, DisplayName: acct.DeviceDisplayName, CreatedAt: now}
+		token = &storage.NewAccessToken{TokenHash: tokenHash, UserID: userID, DeviceID: session.DeviceID, CreatedAt: now}
+	}
 	err = s.store.CreateUser(ctx,
 		storage.NewUser{UserID: userID, PasswordHash: hash, Admin: acct.Admin, UserType: acct.UserType, CreatedAt: now},
-		&storage.NewDevice{UserID: userID, DeviceID: deviceID, DisplayName: acct.DeviceDisplayName, CreatedAt: now},
-		&storage.NewAccessToken{TokenHash: tokenHash, UserID: userID, DeviceID: deviceID, CreatedAt: now},
-	)
+		device, token)
 	if errors.Is(err, storage.ErrUserExists) {
 		return Session{}, ErrUserInUse
 	}
 	if err != nil {
 		return Session{}, fmt.Errorf("create user %s: %w", userID, err)
 	}
-	return Session{UserID: userID, DeviceID: deviceID, AccessToken: token}, nil
+	session.UserID = userID
+	return session, nil
+}
+
+// UserIDAvailable reports whether no user has userID, ignoring case.
+func (s *Service) UserIDAvailable(ctx context.Context, userID string) (bool, error) {
+	existing, err := s.store.UserIDsCaseInsensitive(ctx, userID)
+	if err != nil {
+		return false, fmt.Errorf("check user %s: %w", userID, err)
+	}
+	return len(existing) == 0, nil
 }
 
 // ValidUserType reports whether t is a user type Synapse accepts ("" is a

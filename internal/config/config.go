@@ -36,8 +36,12 @@ type Config struct {
 
 	EnableRegistration                    bool
 	EnableRegistrationWithoutVerification bool
-	BcryptRounds                          int
-	Password                              PasswordConfig
+	// RegistrationVerifiers names the verification settings that are
+	// switched on (registrations_require_3pid, enable_registration_captcha,
+	// registration_requires_token), in that order.
+	RegistrationVerifiers []string
+	BcryptRounds          int
+	Password              PasswordConfig
 
 	// EnableMetrics turns on /_synapse/metrics on metrics listeners.
 	EnableMetrics bool

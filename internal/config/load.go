@@ -348,12 +348,13 @@ func (l *loader) finish(root *yaml.Node) {
 			break
 		}
 	}
-	if c.EnableRegistration && !c.EnableRegistrationWithoutVerification {
-		safe := false
-		for _, v := range l.regChecks {
-			safe = safe || v
+	for _, key := range registrationVerifiers {
+		if l.regChecks[key] {
+			c.RegistrationVerifiers = append(c.RegistrationVerifiers, key)
 		}
-		if !safe {
+	}
+	if c.EnableRegistration && !c.EnableRegistrationWithoutVerification {
+		if len(c.RegistrationVerifiers) == 0 {
 			l.w.warnf(nil, "enable_registration", "open registration without email, captcha or token verification lets anyone create accounts; Synapse refuses this unless enable_registration_without_verification: true")
 		}
 	}

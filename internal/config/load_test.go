@@ -390,3 +390,10 @@ func TestEnableMetrics(t *testing.T) {
 		t.Fatalf("cfg.EnableMetrics=%v diags=%v err=%v", cfg != nil && cfg.EnableMetrics, diags, err)
 	}
 }
+
+func TestRegistrationVerifiers(t *testing.T) {
+	cfg, _, err := Parse([]byte("server_name: x.test\nreport_stats: false\nenable_registration: true\nregistration_requires_token: true\n"), "hs.yaml")
+	if err != nil || !slices.Equal(cfg.RegistrationVerifiers, []string{"registration_requires_token"}) {
+		t.Fatalf("RegistrationVerifiers = %v, err %v", cfg.RegistrationVerifiers, err)
+	}
+}

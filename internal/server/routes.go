@@ -13,6 +13,7 @@ import (
 	"github.com/axonhs/axon/internal/httpapi/clientapi"
 	"github.com/axonhs/axon/internal/httpapi/static"
 	"github.com/axonhs/axon/internal/metrics"
+	"github.com/axonhs/axon/internal/password"
 )
 
 // services are the behaviours handlers call into.
@@ -57,7 +58,7 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 			mounted[name] = true
 			switch name {
 			case "client":
-				clientapi.RegisterVersions(rt)
+				clientapi.New(svc.accounts, clientSettings(cfg)).Register(rt)
 				adminapi.NewSharedSecretRegistration(cfg.RegistrationSharedSecret, svc.accounts).Register(rt)
 				adminapi.RegisterServerVersion(rt)
 				if !mounted["static"] {
@@ -82,6 +83,20 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 		}
 	}
 	return l, nil
+}
+
+func clientSettings(cfg *config.Config) clientapi.Settings {
+	p := cfg.Password.Policy
+	return clientapi.Settings{
+		// Open only when Synapse would also skip verification; the start-up
+		// check refuses configs that ask for verification Axon lacks.
+		RegistrationOpen:     cfg.EnableRegistration && cfg.EnableRegistrationWithoutVerification && len(cfg.RegistrationVerifiers) == 0,
+		PasswordLoginEnabled: cfg.Password.Enabled && cfg.Password.LocalDBEnabled,
+		PasswordPolicy: password.Policy{
+			Enabled: p.Enabled, MinimumLength: p.MinimumLength, RequireDigit: p.RequireDigit,
+			RequireSymbol: p.RequireSymbol, RequireLowercase: p.RequireLowercase, RequireUppercase: p.RequireUppercase,
+		},
+	}
 }
 
 // mountMetrics serves Prometheus metrics where Synapse does, but only when

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/axonhs/axon/internal/accounts"
 	"github.com/axonhs/axon/internal/config"
@@ -32,13 +33,15 @@ type Server struct {
 // New opens the database (migrating it) and binds every listener, so that
 // configuration mistakes surface before anything is served.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	if err := checkSupported(cfg); err != nil {
+		return nil, err
+	}
 	db, err := storage.Open(ctx, StorageOptions(cfg.Database), log)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db}
 	if err := s.start(); err != nil {
-		s.closeListeners()
 		s.Close()
 		return nil, err
 	}
@@ -103,9 +106,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// Close releases the database and removes the pid file; listeners are
-// closed by Serve.
+// Close releases the sockets and the database and removes the pid file.
+// Serve calls it on its way out; call it directly for a server that will
+// not be served.
 func (s *Server) Close() {
+	s.closeListeners()
 	if s.pidFile != "" {
 		_ = os.Remove(s.pidFile)
 		s.pidFile = ""
@@ -132,6 +137,17 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	return s.Serve(ctx)
+}
+
+// checkSupported refuses settings whose absence of support would make the
+// server less safe than the administrator asked for.
+func checkSupported(cfg *config.Config) error {
+	if cfg.EnableRegistration && len(cfg.RegistrationVerifiers) > 0 {
+		return fmt.Errorf("enable_registration is on and %s asks for verification Axon does not support yet; "+
+			"registration would be open to anyone. Set enable_registration: false (and create users with 'axon register') "+
+			"or remove %s", strings.Join(cfg.RegistrationVerifiers, ", "), strings.Join(cfg.RegistrationVerifiers, ", "))
+	}
+	return nil
 }
 
 // StorageOptions maps the database section of homeserver.yaml to storage options.

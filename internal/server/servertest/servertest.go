@@ -83,6 +83,17 @@ func (s *Server) MetricsURL(t testing.TB) string {
 	return ""
 }
 
+// StartErr tries to start a server for cfg and returns why it could not;
+// a server that does start is stopped at once.
+func StartErr(t testing.TB, cfg *config.Config) error {
+	t.Helper()
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		srv.Close()
+	}
+	return err
+}
+
 // Stop shuts the server down gracefully and waits for it; calling it again
 // is harmless.
 func (s *Server) Stop() error {

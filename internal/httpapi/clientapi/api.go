@@ -1,0 +1,87 @@
+package clientapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/axonhs/axon/internal/accounts"
+	"github.com/axonhs/axon/internal/httpapi"
+	"github.com/axonhs/axon/internal/password"
+	"github.com/axonhs/axon/internal/uia"
+)
+
+// Accounts is what the client API needs of the accounts service.
+type Accounts interface {
+	ServerName() string
+	UserID(localpart string) (string, error)
+	UserIDAvailable(ctx context.Context, userID string) (bool, error)
+	Register(ctx context.Context, acct accounts.NewAccount) (accounts.Session, error)
+	Login(ctx context.Context, req accounts.LoginRequest) (accounts.Session, error)
+	Logout(ctx context.Context, userID, deviceID string) error
+	LogoutAll(ctx context.Context, userID string) error
+	Authenticate(ctx context.Context, token string) (accounts.Requester, error)
+}
+
+// Settings are the homeserver.yaml settings the client API obeys.
+type Settings struct {
+	// RegistrationOpen: enable_registration with nothing to verify
+	// (enable_registration_without_verification).
+	RegistrationOpen     bool
+	PasswordLoginEnabled bool
+	PasswordPolicy       password.Policy
+}
+
+// API serves the client-server endpoints.
+type API struct {
+	accounts Accounts
+	settings Settings
+	uia      *uia.Sessions
+}
+
+// New returns the client API.
+func New(accts Accounts, settings Settings) *API {
+	return &API{accounts: accts, settings: settings, uia: uia.NewSessions()}
+}
+
+// Register adds every client API route.
+func (a *API) Register(rt *httpapi.Router) {
+	RegisterVersions(rt)
+	a.handle(rt, http.MethodPost, "/register", a.register)
+	a.handle(rt, http.MethodGet, "/register/available", a.registerAvailable)
+	a.handle(rt, http.MethodGet, "/login", a.loginFlows)
+	a.handle(rt, http.MethodPost, "/login", a.login)
+	a.handle(rt, http.MethodPost, "/logout", a.authed(a.logout))
+	a.handle(rt, http.MethodPost, "/logout/all", a.authed(a.logoutAll))
+	a.handle(rt, http.MethodGet, "/account/whoami", a.authed(a.whoami))
+}
+
+// handle mounts an endpoint under v3 and its older r0 name, which Synapse
+// still serves and some clients and bridges still call.
+func (a *API) handle(rt *httpapi.Router, method, path string, h httpapi.HandlerFunc) {
+	rt.Handle(method, "/_matrix/client/v3"+path, h)
+	rt.Handle(method, "/_matrix/client/r0"+path, h)
+}
+
+// authedHandler is an endpoint that needs a logged-in user.
+type authedHandler func(w http.ResponseWriter, r *http.Request, who accounts.Requester) error
+
+// authed resolves the access token before calling h.
+func (a *API) authed(h authedHandler) httpapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		token, ok := httpapi.AccessToken(r)
+		if !ok {
+			return &httpapi.Error{Status: http.StatusUnauthorized, Code: "M_MISSING_TOKEN", Message: "Missing access token"}
+		}
+		who, err := a.accounts.Authenticate(r.Context(), token)
+		if errors.Is(err, accounts.ErrUnknownToken) {
+			return &httpapi.Error{Status: http.StatusUnauthorized, Code: "M_UNKNOWN_TOKEN", Message: "Unrecognised access token",
+				Extra: map[string]any{"soft_logout": false}}
+		}
+		if err != nil {
+			return err
+		}
+		httpapi.Info(r.Context()).User = who.UserID
+		return h(w, r, who)
+	}
+}
