@@ -5,7 +5,7 @@
 // are reported as Diagnostics rather than silently dropped.
 package config
 
-import "time"
+import "github.com/axonhs/axon/internal/password"
 
 // Config is a loaded and validated homeserver.yaml.
 type Config struct {
@@ -97,18 +97,5 @@ type PasswordConfig struct {
 	OnlyForReauth  bool
 	LocalDBEnabled bool
 	Pepper         string
-	Policy         PasswordPolicy
+	Policy         password.Policy
 }
-
-// PasswordPolicy is password_config.policy.
-type PasswordPolicy struct {
-	Enabled          bool
-	MinimumLength    int
-	RequireDigit     bool
-	RequireSymbol    bool
-	RequireLowercase bool
-	RequireUppercase bool
-}
-
-// Duration parsing is shared by every time-valued key.
-var _ = time.Second

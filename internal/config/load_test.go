@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/axonhs/axon/internal/password"
 )
 
 func parse(t *testing.T, yamlText string) (*Config, Diagnostics) {
@@ -324,7 +326,7 @@ func TestPasswordConfig(t *testing.T) {
 		t.Fatal(d)
 	}
 	want := PasswordConfig{Enabled: false, OnlyForReauth: true, LocalDBEnabled: false, Pepper: "pep",
-		Policy: PasswordPolicy{Enabled: true, MinimumLength: 8, RequireDigit: true, RequireSymbol: true, RequireLowercase: true, RequireUppercase: true}}
+		Policy: password.Policy{Enabled: true, MinimumLength: 8, RequireDigit: true, RequireSymbol: true, RequireLowercase: true, RequireUppercase: true}}
 	if c.Password != want {
 		t.Errorf("password_config = %+v", c.Password)
 	}

@@ -207,4 +207,3 @@ func TestRegistrationNeedingUnsupportedVerificationRefusesToStart(t *testing.T) 
 		t.Fatalf("err %v", err)
 	}
 }
-

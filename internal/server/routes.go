@@ -13,7 +13,6 @@ import (
 	"github.com/axonhs/axon/internal/httpapi/clientapi"
 	"github.com/axonhs/axon/internal/httpapi/static"
 	"github.com/axonhs/axon/internal/metrics"
-	"github.com/axonhs/axon/internal/password"
 )
 
 // services are the behaviours handlers call into.
@@ -86,16 +85,12 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 }
 
 func clientSettings(cfg *config.Config) clientapi.Settings {
-	p := cfg.Password.Policy
 	return clientapi.Settings{
 		// Open only when Synapse would also skip verification; the start-up
 		// check refuses configs that ask for verification Axon lacks.
 		RegistrationOpen:     cfg.EnableRegistration && cfg.EnableRegistrationWithoutVerification && len(cfg.RegistrationVerifiers) == 0,
 		PasswordLoginEnabled: cfg.Password.Enabled && cfg.Password.LocalDBEnabled,
-		PasswordPolicy: password.Policy{
-			Enabled: p.Enabled, MinimumLength: p.MinimumLength, RequireDigit: p.RequireDigit,
-			RequireSymbol: p.RequireSymbol, RequireLowercase: p.RequireLowercase, RequireUppercase: p.RequireUppercase,
-		},
+		PasswordPolicy:       cfg.Password.Policy,
 	}
 }
 
