@@ -141,6 +141,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"valid", `{"name":"x"}`, "", 0},
 		{"not json", `{"name":`, "M_NOT_JSON", 400},
 		{"empty", ``, "M_NOT_JSON", 400},
+		{"invalid UTF-8", "{\"name\":\"\xff\xfe\"}", "M_NOT_JSON", 400},
 		{"array", `[1,2]`, "M_BAD_JSON", 400},
 		{"wrong type", `{"name":5}`, "M_BAD_JSON", 400},
 		{"too large", `{"name":"` + strings.Repeat("a", MaxJSONBody) + `"}`, "M_TOO_LARGE", 413},

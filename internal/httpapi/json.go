@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"unicode/utf8"
 )
 
 // MaxJSONBody bounds every JSON request body. Matrix events are at most
@@ -31,7 +32,9 @@ func DecodeJSON(r *http.Request, v any) error {
 
 // UnmarshalBody decodes an already-read body with DecodeJSON's errors.
 func UnmarshalBody(body []byte, v any) error {
-	if !json.Valid(body) {
+	// encoding/json silently replaces invalid UTF-8 with U+FFFD; JSON must
+	// be UTF-8, and storing altered strings would corrupt signed data.
+	if !utf8.Valid(body) || !json.Valid(body) {
 		return NotJSON("Content not JSON.")
 	}
 	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || trimmed[0] != '{' {
