@@ -284,6 +284,13 @@ var implementedKeys = func() []string {
 	return keys
 }()
 
+// legacySynapseKeys are keys Synapse still reads but its schema no longer
+// lists (deprecated spellings), so configs that use them are not told the
+// key is unknown.
+var legacySynapseKeys = []string{
+	"federation_ip_range_blacklist", // older name of federation_ip_range_blocklist / ip_range_blacklist
+}
+
 // registrationVerifiers are Synapse settings that, when enabled, mean open
 // registration is not a free-for-all.
 var registrationVerifiers = []string{
@@ -309,7 +316,7 @@ func (l *loader) top(root *yaml.Node) {
 		if slices.Contains(registrationVerifiers, e.key) {
 			l.regChecks[e.key] = isTruthy(e.val)
 		}
-		if _, ok := slices.BinarySearch(synapseKeys, e.key); ok {
+		if _, ok := slices.BinarySearch(synapseKeys, e.key); ok || slices.Contains(legacySynapseKeys, e.key) {
 			l.w.notSupported(e, e.key)
 			continue
 		}

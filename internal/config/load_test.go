@@ -399,3 +399,10 @@ func TestRegistrationVerifiers(t *testing.T) {
 		t.Fatalf("RegistrationVerifiers = %v, err %v", cfg.RegistrationVerifiers, err)
 	}
 }
+
+func TestLegacySynapseKeysAreNotUnknown(t *testing.T) {
+	_, diags, err := Parse([]byte("server_name: x.test\nreport_stats: false\nfederation_ip_range_blacklist: []\n"), "hs.yaml")
+	if err != nil || len(diags) != 1 || !strings.Contains(diags[0].Message, "not supported yet") {
+		t.Fatalf("diags %v err %v", diags, err)
+	}
+}
