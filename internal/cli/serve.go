@@ -76,6 +76,9 @@ func loadConfig(env Env, path string) (*config.Config, error) {
 }
 
 func serveConfig(ctx context.Context, env Env, cfg *config.Config) error {
+	if err := config.EnsureRegistrationSecret(cfg); err != nil {
+		return err
+	}
 	log, closeLog, err := newLogger(env, cfg)
 	if err != nil {
 		return err

@@ -31,8 +31,11 @@ type Config struct {
 
 	// Secrets, with their *_path variants already resolved.
 	RegistrationSharedSecret string
-	MacaroonSecretKey        string
-	FormSecret               string
+	// RegistrationSharedSecretPath is set when registration_shared_secret_path
+	// names a file that does not exist yet; EnsureRegistrationSecret creates it.
+	RegistrationSharedSecretPath string
+	MacaroonSecretKey            string
+	FormSecret                   string
 
 	EnableRegistration                    bool
 	EnableRegistrationWithoutVerification bool

@@ -406,3 +406,23 @@ func TestLegacySynapseKeysAreNotUnknown(t *testing.T) {
 		t.Fatalf("diags %v err %v", diags, err)
 	}
 }
+
+func TestRegistrationSecretPathCreatedLikeSynapse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reg.secret")
+	cfg, diags, err := Parse([]byte("server_name: x.test\nreport_stats: false\nregistration_shared_secret_path: "+path+"\n"), "hs.yaml")
+	if err != nil || diags.HasErrors() {
+		t.Fatalf("a missing secret file must not be an error: %v %v", diags, err)
+	}
+	if err := EnsureRegistrationSecret(cfg); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || strings.TrimSpace(string(data)) != cfg.RegistrationSharedSecret || len(cfg.RegistrationSharedSecret) < 32 {
+		t.Fatalf("secret file %q, cfg secret %q, err %v", data, cfg.RegistrationSharedSecret, err)
+	}
+	// The next start reads the same secret.
+	again, _, _ := Parse([]byte("server_name: x.test\nreport_stats: false\nregistration_shared_secret_path: "+path+"\n"), "hs.yaml")
+	if again.RegistrationSharedSecret != cfg.RegistrationSharedSecret {
+		t.Fatal("secret changed between starts")
+	}
+}

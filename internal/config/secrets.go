@@ -1,6 +1,9 @@
 package config
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -37,12 +40,56 @@ func (l *loader) resolveSecrets() {
 			if v, ok := l.w.str(inline.val, s.name); ok {
 				*s.field(l.c) = v
 			}
+		case hasFile && s.name == "registration_shared_secret" && l.secretFileMissing(file):
+			// Synapse creates this one on first start; so does Axon
+			// (EnsureRegistrationSecret), so a missing file is fine.
 		case hasFile:
 			if v, ok := l.readSecretFile(file.val, file.key); ok {
 				*s.field(l.c) = v
 			}
 		}
 	}
+}
+
+// secretFileMissing reports whether the *_path entry names a file that does
+// not exist yet, and records the path for EnsureRegistrationSecret.
+func (l *loader) secretFileMissing(file entry) bool {
+	name, ok := l.w.str(file.val, file.key)
+	if !ok {
+		return false
+	}
+	if _, err := os.Stat(absPath(name)); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	l.c.RegistrationSharedSecretPath = absPath(name)
+	return true
+}
+
+// EnsureRegistrationSecret creates the file named by
+// registration_shared_secret_path with a new random secret when it does not
+// exist yet, as Synapse does on start-up, and puts the secret in cfg.
+func EnsureRegistrationSecret(cfg *Config) error {
+	if cfg.RegistrationSharedSecret != "" || cfg.RegistrationSharedSecretPath == "" {
+		return nil
+	}
+	secret, err := randomSecret()
+	if err != nil {
+		return err
+	}
+	created, err := createFile(cfg.RegistrationSharedSecretPath, []byte(secret+"\n"), 0o600)
+	if err != nil {
+		return fmt.Errorf("registration_shared_secret_path: %w", err)
+	}
+	if !created {
+		// Another process created it meanwhile: use theirs.
+		data, err := os.ReadFile(cfg.RegistrationSharedSecretPath)
+		if err != nil {
+			return fmt.Errorf("registration_shared_secret_path: %w", err)
+		}
+		secret = strings.TrimRight(string(data), "\r\n")
+	}
+	cfg.RegistrationSharedSecret = secret
+	return nil
 }
 
 // readSecretFile reads a secret from the file named by n. The trailing line
