@@ -320,6 +320,11 @@ func appendString(dst []byte, s string) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendString appends s as a canonical JSON string, for code that writes
+// canonical JSON by hand on hot paths (event building). s must be valid
+// UTF-8.
+func AppendString(dst []byte, s string) []byte { return appendQuoted(dst, s) }
+
 // appendQuoted writes s as a canonical JSON string: only `"`, `\` and
 // control characters are escaped (short forms where JSON has them,
 // lower-case \u00XX otherwise); everything else, including U+007F, U+2028

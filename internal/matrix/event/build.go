@@ -130,7 +130,7 @@ func BuildVersion(v roomversion.Version, proto ProtoEvent, origin string, keyID 
 	buf = strconv.AppendInt(buf, e.depth, 10)
 	if v.EventIDInPDU() {
 		buf = append(buf, `,"event_id":`...)
-		buf = appendJSONString(buf, e.eventID)
+		buf = canonicaljson.AppendString(buf, e.eventID)
 	}
 	hashesAt := len(buf) // "hashes" sorts here
 	buf = append(buf, `,"origin_server_ts":`...)
@@ -140,22 +140,22 @@ func BuildVersion(v roomversion.Version, proto ProtoEvent, origin string, keyID 
 	redactsStart := len(buf)
 	if !v.RedactsInContent() && proto.Redacts != "" {
 		buf = append(buf, `,"redacts":`...)
-		buf = appendJSONString(buf, proto.Redacts)
+		buf = canonicaljson.AppendString(buf, proto.Redacts)
 	}
 	redactsEnd := len(buf)
 	if e.roomID != "" {
 		buf = append(buf, `,"room_id":`...)
-		buf = appendJSONString(buf, e.roomID)
+		buf = canonicaljson.AppendString(buf, e.roomID)
 	}
 	buf = append(buf, `,"sender":`...)
-	buf = appendJSONString(buf, e.sender)
+	buf = canonicaljson.AppendString(buf, e.sender)
 	signaturesAt := len(buf) // "signatures" sorts here
 	if e.stateKey != nil {
 		buf = append(buf, `,"state_key":`...)
-		buf = appendJSONString(buf, *e.stateKey)
+		buf = canonicaljson.AppendString(buf, *e.stateKey)
 	}
 	buf = append(buf, `,"type":`...)
-	buf = appendJSONString(buf, e.typ)
+	buf = canonicaljson.AppendString(buf, e.typ)
 	buf = append(buf, '}')
 
 	// Content hash: the event has no unsigned, hashes or signatures yet,
@@ -190,9 +190,9 @@ func BuildVersion(v roomversion.Version, proto ProtoEvent, origin string, keyID 
 	final = append(final, hashes...)
 	final = append(final, buf[hashesAt:signaturesAt]...)
 	final = append(final, `,"signatures":{`...)
-	final = appendJSONString(final, origin)
+	final = canonicaljson.AppendString(final, origin)
 	final = append(final, ":{"...)
-	final = appendJSONString(final, keyID)
+	final = canonicaljson.AppendString(final, keyID)
 	final = append(final, ':', '"')
 	final = base64.RawStdEncoding.AppendEncode(final, sig)
 	final = append(final, `"}}`...)
@@ -322,7 +322,7 @@ func appendWithRedacts(buf, content []byte, redacts string) []byte {
 		return append(buf, content...) // not an object: canonicalization or validation reports it
 	}
 	buf = append(buf, `{"redacts":`...)
-	buf = appendJSONString(buf, redacts)
+	buf = canonicaljson.AppendString(buf, redacts)
 	rest := content[i+1:]
 	j := 0
 	for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\n' || rest[j] == '\r') {
@@ -342,50 +342,13 @@ func appendRefs(buf []byte, v roomversion.Version, refs []Reference) []byte {
 		}
 		if v.PrevEventsHaveHashes() {
 			buf = append(buf, '[')
-			buf = appendJSONString(buf, r.EventID)
+			buf = canonicaljson.AppendString(buf, r.EventID)
 			buf = append(buf, `,{"sha256":`...)
-			buf = appendJSONString(buf, r.SHA256)
+			buf = canonicaljson.AppendString(buf, r.SHA256)
 			buf = append(buf, `}]`...)
 		} else {
-			buf = appendJSONString(buf, r.EventID)
+			buf = canonicaljson.AppendString(buf, r.EventID)
 		}
 	}
 	return append(buf, ']')
-}
-
-// appendJSONString appends s as a canonical JSON string: only '"', '\\'
-// and control characters are escaped, with the short forms \b \t \n \f \r
-// where they exist and \u00XX otherwise (appendices, canonical JSON
-// grammar). s must be valid UTF-8 (checked by checkProto for every string
-// Build writes).
-func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		buf = append(buf, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			buf = append(buf, '\\', c)
-		case '\b':
-			buf = append(buf, '\\', 'b')
-		case '\t':
-			buf = append(buf, '\\', 't')
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\f':
-			buf = append(buf, '\\', 'f')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		default:
-			buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
