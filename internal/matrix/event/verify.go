@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/axonhs/axon/internal/matrix/signing"
 )
 
 // KeyLookup returns the ed25519 public key that server publishes under
@@ -154,7 +155,7 @@ func verifyFrom(e *Event, signed []byte, server string, keys KeyLookup) error {
 		if err != nil {
 			return fmt.Errorf("%w: %s %s: %v", ErrBadSignature, server, keyID, err)
 		}
-		sig, err := decodeBase64(sigText)
+		sig, err := signing.DecodeBase64(sigText)
 		if err != nil || !ed25519.Verify(pub, signed, sig) {
 			return fmt.Errorf("%w: %s %s", ErrBadSignature, server, keyID)
 		}
@@ -180,19 +181,10 @@ func keyString(raw []byte) (string, error) {
 
 // contentHashMatches compares hashes.sha256 with the computed content hash.
 func (e *Event) contentHashMatches() bool {
-	claimed, err := decodeBase64(e.hashSHA256)
+	claimed, err := signing.DecodeBase64(e.hashSHA256)
 	if err != nil || len(claimed) != sha256.Size {
 		return false
 	}
 	h := e.ContentHash()
 	return bytes.Equal(claimed, h[:])
-}
-
-// decodeBase64 decodes unpadded base64 (the spec's encoding), tolerating
-// padding as Synapse does.
-func decodeBase64(s string) ([]byte, error) {
-	if strings.HasSuffix(s, "=") {
-		return base64.StdEncoding.DecodeString(s)
-	}
-	return base64.RawStdEncoding.DecodeString(s)
 }
