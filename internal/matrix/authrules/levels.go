@@ -48,7 +48,7 @@ func clamp(f float64) int64 {
 	return int64(f)
 }
 
-// parseLevel decodes one power level value as room version v accepts it:
+// ParseLevel decodes one power level value as room version v accepts it:
 //
 //   - v10 onwards (MSC3667): a JSON integer only.
 //   - v1–v9: also a string holding an integer (fragment
@@ -59,7 +59,7 @@ func clamp(f float64) int64 {
 //     binary64 range are invalid (fragment v1-floaty-power-levels).
 //
 // JSON null, booleans, objects and arrays are never valid.
-func parseLevel(v roomversion.Version, raw []byte) (int64, bool) {
+func ParseLevel(v roomversion.Version, raw []byte) (int64, bool) {
 	if len(raw) == 0 {
 		return 0, false
 	}
@@ -144,5 +144,5 @@ func levelIn(v roomversion.Version, obj []byte, key string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return parseLevel(v, raw)
+	return ParseLevel(v, raw)
 }

@@ -44,7 +44,7 @@ func TestParseLevel(t *testing.T) {
 	} {
 		for i, ver := range []string{"1", "6", "10"} {
 			want := []string{tc.v1, tc.v6, tc.v10}[i]
-			n, ok := parseLevel(mustVersion(ver), []byte(tc.raw))
+			n, ok := ParseLevel(mustVersion(ver), []byte(tc.raw))
 			got := bad
 			if ok {
 				got = strconv.FormatInt(n, 10)

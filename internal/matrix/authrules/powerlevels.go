@@ -61,7 +61,7 @@ func parsePowerLevelsStrict(v roomversion.Version, content []byte) (*powerLevels
 				if !intOnly && isNull(val) {
 					break
 				}
-				l, ok := parseLevel(v, val)
+				l, ok := ParseLevel(v, val)
 				if !ok {
 					if intOnly {
 						return nil, rulePLScalarsNotInt, name + " is not an integer"
@@ -125,7 +125,7 @@ func parseLevelMap(v roomversion.Version, raw []byte, userKeys, nullIsAbsent boo
 		if nullIsAbsent && isNull(val) {
 			continue
 		}
-		l, ok := parseLevel(v, val)
+		l, ok := ParseLevel(v, val)
 		if !ok {
 			return nil, "value for " + strconv.Quote(key) + " is not a power level"
 		}
@@ -157,7 +157,7 @@ func parsePowerLevelsLenient(v roomversion.Version, content []byte) *powerLevels
 				return m
 			}
 			key, ok1 := jsonString(k)
-			l, ok2 := parseLevel(v, val)
+			l, ok2 := ParseLevel(v, val)
 			if ok1 && ok2 {
 				m[key] = l
 			}
@@ -181,7 +181,7 @@ func parsePowerLevelsLenient(v roomversion.Version, content []byte) *powerLevels
 		default:
 			for i, sk := range scalarKeys {
 				if name == sk {
-					pl.scalars[i], pl.hasScalar[i] = parseLevel(v, val)
+					pl.scalars[i], pl.hasScalar[i] = ParseLevel(v, val)
 				}
 			}
 		}

@@ -1,6 +1,8 @@
 package authrules
 
 import (
+	"encoding/json"
+
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -128,13 +130,21 @@ func (s *roomState) userLevel(user string) int64 {
 		}
 		return defaultUsers
 	}
-	c := pl.Content()
-	if users, ok := lookup(c, "users"); ok && isObject(users) {
-		if l, ok := levelIn(s.v, users, user); ok {
+	return UserLevel(s.v, pl.Content(), user)
+}
+
+// UserLevel returns the power level that the content of an
+// m.room.power_levels event gives user: users[user], else users_default,
+// else 0. Values are read as stored state is read in room version v: an
+// invalid value counts as absent. Room creators' infinite power in room
+// version 12 is not the content's business; callers check that first.
+func UserLevel(v roomversion.Version, powerLevels json.RawMessage, user string) int64 {
+	if users, ok := lookup(powerLevels, "users"); ok && isObject(users) {
+		if l, ok := levelIn(v, users, user); ok {
 			return l
 		}
 	}
-	if l, ok := levelIn(s.v, c, "users_default"); ok {
+	if l, ok := levelIn(v, powerLevels, "users_default"); ok {
 		return l
 	}
 	return defaultUsers

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/axonhs/axon/internal/matrix/authrules"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -133,7 +134,7 @@ func testAuth(v roomversion.Version) AuthCheck {
 				return infiniteTestLevel
 			}
 			if pl != nil {
-				return userLevel(v, pl.Content(), user)
+				return authrules.UserLevel(v, pl.Content(), user)
 			}
 			if !v.PrivilegedCreators() && creatorOf(v, create) == user {
 				return 100
@@ -149,7 +150,7 @@ func testAuth(v roomversion.Version) AuthCheck {
 			}
 			var c map[string]json.RawMessage
 			_ = json.Unmarshal(pl.Content(), &c)
-			if n, ok := parseLevel(v, c[name]); ok {
+			if n, ok := authrules.ParseLevel(v, c[name]); ok {
 				return n
 			}
 			return def
@@ -250,7 +251,7 @@ func testAuth(v roomversion.Version) AuthCheck {
 				Events map[string]json.RawMessage `json:"events"`
 			}
 			_ = json.Unmarshal(pl.Content(), &c)
-			if n, ok := parseLevel(v, c.Events[ev.Type()]); ok {
+			if n, ok := authrules.ParseLevel(v, c.Events[ev.Type()]); ok {
 				required = n
 			}
 		}
@@ -280,8 +281,8 @@ func checkPowerLevelsChange(v roomversion.Version, oldC, newC json.RawMessage, s
 	_ = json.Unmarshal(oldC, &oTop)
 	_ = json.Unmarshal(newC, &nTop)
 	for _, name := range []string{"users_default", "events_default", "state_default", "ban", "redact", "kick", "invite"} {
-		ov, oOK := parseLevel(v, oTop[name])
-		nv, nOK := parseLevel(v, nTop[name])
+		ov, oOK := authrules.ParseLevel(v, oTop[name])
+		nv, nOK := authrules.ParseLevel(v, nTop[name])
 		if oOK == nOK && ov == nv {
 			continue
 		}
@@ -290,8 +291,8 @@ func checkPowerLevelsChange(v roomversion.Version, oldC, newC json.RawMessage, s
 		}
 	}
 	for name := range mapsUnion(o.Events, n.Events) {
-		ov, oOK := parseLevel(v, o.Events[name])
-		nv, nOK := parseLevel(v, n.Events[name])
+		ov, oOK := authrules.ParseLevel(v, o.Events[name])
+		nv, nOK := authrules.ParseLevel(v, n.Events[name])
 		if oOK == nOK && ov == nv {
 			continue
 		}
@@ -300,8 +301,8 @@ func checkPowerLevelsChange(v roomversion.Version, oldC, newC json.RawMessage, s
 		}
 	}
 	for user := range mapsUnion(o.Users, n.Users) {
-		ov, oOK := parseLevel(v, o.Users[user])
-		nv, nOK := parseLevel(v, n.Users[user])
+		ov, oOK := authrules.ParseLevel(v, o.Users[user])
+		nv, nOK := authrules.ParseLevel(v, n.Users[user])
 		if oOK == nOK && ov == nv {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/axonhs/axon/internal/matrix/authrules"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -176,15 +177,15 @@ func TestParseLevel(t *testing.T) {
 		{v1, `true`, 0, false},
 		{v1, `""`, 0, false},
 	} {
-		got, ok := parseLevel(tc.v, []byte(tc.raw))
+		got, ok := authrules.ParseLevel(tc.v, []byte(tc.raw))
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("v%s %s: got %d %v, want %d %v", tc.v, tc.raw, got, ok, tc.want, tc.ok)
 		}
 	}
-	if got := userLevel(v10, []byte(`{"users":{"@a:x":"5"},"users_default":3}`), "@a:x"); got != 3 {
+	if got := authrules.UserLevel(v10, []byte(`{"users":{"@a:x":"5"},"users_default":3}`), "@a:x"); got != 3 {
 		t.Errorf("invalid users entry should fall back to users_default: %d", got)
 	}
-	if got := userLevel(v10, []byte(`{"users":{"@a:x":7}}`), "@b:x"); got != 0 {
+	if got := authrules.UserLevel(v10, []byte(`{"users":{"@a:x":7}}`), "@b:x"); got != 0 {
 		t.Errorf("default users_default: %d", got)
 	}
 }
