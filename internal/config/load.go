@@ -19,13 +19,15 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
 // Defaults that match Synapse's.
 const (
 	DefaultBcryptRounds       = 12
 	DefaultMaxUploadSize      = 50 << 20 // "50M"
-	DefaultRoomVersion        = "11"
+	DefaultRoomVersion        = roomversion.Default
 	DefaultSQLiteDatabase     = "homeserver.db"
 	DefaultMediaStorePath     = "media_store"
 	DefaultPostgresPort       = 5432
@@ -457,8 +459,6 @@ func (l *loader) publicBaseURL(e entry, path string) {
 	l.c.PublicBaseURL = s
 }
 
-// knownRoomVersions are the stable room versions defined by the Matrix spec.
-var knownRoomVersions = []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
 
 func (l *loader) defaultRoomVersion(e entry, path string) {
 	if isNull(e.val) {
@@ -468,8 +468,12 @@ func (l *loader) defaultRoomVersion(e entry, path string) {
 	if !ok {
 		return
 	}
-	if !slices.Contains(knownRoomVersions, s) {
-		l.w.errorf(e.val, path, "unknown room version %q; expected one of %s", s, strings.Join(knownRoomVersions, ", "))
+	if !roomversion.Known(s) {
+		var known []string
+		for _, v := range roomversion.All() {
+			known = append(known, v.ID())
+		}
+		l.w.errorf(e.val, path, "unknown room version %q; expected one of %s", s, strings.Join(known, ", "))
 		return
 	}
 	l.c.DefaultRoomVers = s
