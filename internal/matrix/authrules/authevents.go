@@ -3,6 +3,7 @@ package authrules
 import (
 	"encoding/json"
 
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -45,22 +46,22 @@ func AuthEventsNeeded(v roomversion.Version, eventType, sender string, stateKey 
 		return keys
 	}
 	add(StateKey{TypeMember, *stateKey})
-	membership, _ := lookupString(content, "membership")
+	membership, _ := rawjson.LookupString(content, "membership")
 	switch membership {
 	case MembershipJoin, MembershipInvite, MembershipKnock:
 		add(StateKey{TypeJoinRules, ""})
 	}
 	if membership == MembershipInvite {
-		if tpi, ok := lookup(content, "third_party_invite"); ok {
-			if signed, ok := lookup(tpi, "signed"); ok {
-				if token, ok := lookupString(signed, "token"); ok {
+		if tpi, ok := rawjson.Lookup(content, "third_party_invite"); ok {
+			if signed, ok := rawjson.Lookup(tpi, "signed"); ok {
+				if token, ok := rawjson.LookupString(signed, "token"); ok {
 					add(StateKey{TypeThirdPartyInvite, token})
 				}
 			}
 		}
 	}
 	if membership == MembershipJoin && v.RestrictedJoins() {
-		if a, ok := lookupString(content, "join_authorised_via_users_server"); ok {
+		if a, ok := rawjson.LookupString(content, "join_authorised_via_users_server"); ok {
 			add(StateKey{TypeMember, a})
 		}
 	}

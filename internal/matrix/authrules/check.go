@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/axonhs/axon/internal/matrix/id"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -85,7 +86,7 @@ func (c *Checker) check(v roomversion.Version, ev Event, state StateProvider) *R
 
 	// Rule 3 (v12: 4): m.federate.
 	if serverOf(ev.Sender()) != serverOf(create.Sender()) {
-		if raw, ok := lookup(create.Content(), "m.federate"); ok && string(raw) == "false" {
+		if raw, ok := rawjson.Lookup(create.Content(), "m.federate"); ok && string(raw) == "false" {
 			return reject(v, ruleFederate, "room does not federate and the sender is on another server than the creator")
 		}
 	}
@@ -175,22 +176,22 @@ func checkCreate(v roomversion.Version, ev Event) *RuleError {
 		}
 	}
 	content := ev.Content()
-	if raw, ok := lookup(content, "room_version"); ok {
-		rv, isStr := jsonString(raw)
+	if raw, ok := rawjson.Lookup(content, "room_version"); ok {
+		rv, isStr := rawjson.StringValue(raw)
 		if !isStr || !roomversion.Known(rv) {
 			return reject(v, ruleCreateRoomVersion, "unknown room_version "+string(raw))
 		}
 	}
 	if !v.CreatorInSender() {
-		if _, ok := lookup(content, "creator"); !ok {
+		if _, ok := rawjson.Lookup(content, "creator"); !ok {
 			return reject(v, ruleCreateNoCreator, "m.room.create has no creator")
 		}
 	}
 	if v.PrivilegedCreators() {
-		if raw, ok := lookup(content, "additional_creators"); ok {
+		if raw, ok := rawjson.Lookup(content, "additional_creators"); ok {
 			valid := true
-			wellFormed := arrayEach(raw, func(elem []byte) bool {
-				s, ok := jsonString(elem)
+			wellFormed := rawjson.ArrayEach(raw, func(elem []byte) bool {
+				s, ok := rawjson.StringValue(elem)
 				if ok {
 					_, err := id.ParseUserIDLenient(s)
 					ok = err == nil

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -68,7 +69,7 @@ func ParseLevel(v roomversion.Version, raw []byte) (int64, bool) {
 		if v.IntegerOnlyPowerLevels() {
 			return 0, false
 		}
-		s, ok := jsonString(raw)
+		s, ok := rawjson.StringValue(raw)
 		if !ok {
 			return 0, false
 		}
@@ -140,7 +141,7 @@ func parseStringyInt(s string) (int64, bool) {
 // value reports ok == false and the caller uses the default. This is how
 // power levels already in the room state are read.
 func levelIn(v roomversion.Version, obj []byte, key string) (int64, bool) {
-	raw, ok := lookup(obj, key)
+	raw, ok := rawjson.Lookup(obj, key)
 	if !ok {
 		return 0, false
 	}

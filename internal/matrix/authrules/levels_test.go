@@ -2,7 +2,6 @@ package authrules
 
 import (
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -72,43 +71,6 @@ func TestRuleNames(t *testing.T) {
 				t.Errorf("v%s %s: no number", ver, r)
 			}
 		}
-	}
-}
-
-func TestJSONScan(t *testing.T) {
-	obj := []byte(` { "a" : 1 , "b\u0063" : "x" , "n" : {"d":[1,{"e":"}"}]} , "s":"q\"uote" } `)
-	if v, ok := lookup(obj, "a"); !ok || string(v) != "1" {
-		t.Errorf("a: %q %v", v, ok)
-	}
-	if v, ok := lookup(obj, "bc"); !ok || string(v) != `"x"` {
-		t.Errorf("escaped key: %q %v", v, ok)
-	}
-	if v, ok := lookup(obj, "n"); !ok || string(v) != `{"d":[1,{"e":"}"}]}` {
-		t.Errorf("nested: %q %v", v, ok)
-	}
-	if s, ok := lookupString(obj, "s"); !ok || s != `q"uote` {
-		t.Errorf("string: %q %v", s, ok)
-	}
-	if _, ok := lookup(obj, "missing"); ok {
-		t.Error("missing key found")
-	}
-	for _, bad := range []string{``, `[]`, `{`, `{"a"`, `{"a":`, `{"a":"x`, `{"a":{"b":1}`, `{1:2}`, `nul`} {
-		_, _ = lookup([]byte(bad), "a")
-		_, _ = lookup([]byte(bad), "b")
-		arrayEach([]byte(bad), func([]byte) bool { return true })
-	}
-	var elems []string
-	if !arrayEach([]byte(` [ 1, "a" ,{"x":[2]} ] `), func(e []byte) bool { elems = append(elems, string(e)); return true }) {
-		t.Error("array not well-formed")
-	}
-	if strings.Join(elems, "|") != `1|"a"|{"x":[2]}` {
-		t.Errorf("elems %q", elems)
-	}
-	if !arrayEach([]byte(`[]`), func([]byte) bool { t.Error("empty array has elements"); return true }) {
-		t.Error("empty array not well-formed")
-	}
-	if arrayEach([]byte(`[1 2]`), func([]byte) bool { return true }) {
-		t.Error("[1 2] accepted")
 	}
 }
 

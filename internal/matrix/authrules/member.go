@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/axonhs/axon/internal/matrix/id"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 )
 
 // checkMember applies the m.room.member rule (rule 5 in v1–v5 and v12,
@@ -12,13 +13,13 @@ func (c *Checker) checkMember(s *roomState, ev Event) *RuleError {
 	v := s.v
 	sk := ev.StateKey()
 	content := ev.Content()
-	rawMembership, hasMembership := lookup(content, "membership")
+	rawMembership, hasMembership := rawjson.Lookup(content, "membership")
 	if sk == nil || !hasMembership {
 		return reject(v, ruleMemberMalformed, "m.room.member without state_key or content.membership")
 	}
 	target := *sk
 	sender := ev.Sender()
-	membership, _ := jsonString(rawMembership)
+	membership, _ := rawjson.StringValue(rawMembership)
 
 	// v8 (MSC3083): an event naming an authorising user must be signed by
 	// that user's server, whatever its membership.
@@ -26,8 +27,8 @@ func (c *Checker) checkMember(s *roomState, ev Event) *RuleError {
 	var hasAuthoriser bool
 	if v.RestrictedJoins() {
 		var raw []byte
-		if raw, hasAuthoriser = lookup(content, "join_authorised_via_users_server"); hasAuthoriser {
-			a, ok := jsonString(raw)
+		if raw, hasAuthoriser = rawjson.Lookup(content, "join_authorised_via_users_server"); hasAuthoriser {
+			a, ok := rawjson.StringValue(raw)
 			if ok {
 				_, err := id.ParseUserIDLenient(a)
 				ok = err == nil
@@ -138,16 +139,16 @@ func (c *Checker) checkInvite(s *roomState, ev Event, target string) *RuleError 
 	sender := ev.Sender()
 	current := s.membership(target)
 
-	if tpi, ok := lookup(ev.Content(), "third_party_invite"); ok {
+	if tpi, ok := rawjson.Lookup(ev.Content(), "third_party_invite"); ok {
 		if current == MembershipBan {
 			return reject(v, ruleInviteTPIBanned, target+" is banned")
 		}
-		signed, ok := lookup(tpi, "signed")
-		if !ok || !isObject(signed) {
+		signed, ok := rawjson.Lookup(tpi, "signed")
+		if !ok || !rawjson.IsObject(signed) {
 			return reject(v, ruleInviteTPINoSigned, "third_party_invite has no signed object")
 		}
-		mxid, ok1 := lookupString(signed, "mxid")
-		token, ok2 := lookupString(signed, "token")
+		mxid, ok1 := rawjson.LookupString(signed, "mxid")
+		token, ok2 := rawjson.LookupString(signed, "token")
 		if !ok1 || !ok2 {
 			return reject(v, ruleInviteTPINoMXIDToken, "signed lacks mxid or token")
 		}
@@ -189,12 +190,12 @@ func (c *Checker) checkInvite(s *roomState, ev Event, target string) *RuleError 
 // content: public_key, then each public_keys[].public_key.
 func thirdPartyInviteKeys(content []byte) []string {
 	var keys []string
-	if k, ok := lookupString(content, "public_key"); ok {
+	if k, ok := rawjson.LookupString(content, "public_key"); ok {
 		keys = append(keys, k)
 	}
-	if arr, ok := lookup(content, "public_keys"); ok {
-		arrayEach(arr, func(elem []byte) bool {
-			if k, ok := lookupString(elem, "public_key"); ok {
+	if arr, ok := rawjson.Lookup(content, "public_keys"); ok {
+		rawjson.ArrayEach(arr, func(elem []byte) bool {
+			if k, ok := rawjson.LookupString(elem, "public_key"); ok {
 				keys = append(keys, k)
 			}
 			return true

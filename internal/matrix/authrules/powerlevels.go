@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/axonhs/axon/internal/matrix/id"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -33,7 +34,7 @@ func parsePowerLevelsStrict(v roomversion.Version, content []byte) (*powerLevels
 	if !json.Valid(content) {
 		return nil, rulePLMalformed, "content is not valid JSON"
 	}
-	it, ok := newObjIter(content)
+	it, ok := rawjson.Object(content)
 	if !ok {
 		return nil, rulePLMalformed, "content is not an object"
 	}
@@ -41,11 +42,12 @@ func parsePowerLevelsStrict(v roomversion.Version, content []byte) (*powerLevels
 	var eventsRaw, notifRaw, usersRaw []byte
 	var hasUsers bool
 	for {
-		k, val, ok := it.next()
+		mem, ok := it.Next()
+		val := mem.Value
 		if !ok {
 			break
 		}
-		name, _ := jsonString(k)
+		name, _ := mem.Name()
 		switch name {
 		case "events":
 			eventsRaw = val
@@ -58,7 +60,7 @@ func parsePowerLevelsStrict(v roomversion.Version, content []byte) (*powerLevels
 				if name != sk {
 					continue
 				}
-				if !intOnly && isNull(val) {
+				if !intOnly && rawjson.IsNull(val) {
 					break
 				}
 				l, ok := ParseLevel(v, val)
@@ -72,7 +74,7 @@ func parsePowerLevelsStrict(v roomversion.Version, content []byte) (*powerLevels
 			}
 		}
 	}
-	if it.err {
+	if it.Malformed() {
 		return nil, rulePLMalformed, "content is not a well-formed object"
 	}
 
@@ -81,12 +83,12 @@ func parsePowerLevelsStrict(v roomversion.Version, content []byte) (*powerLevels
 		mapRule = rulePLMapsNotInt
 	}
 	var bad string
-	if eventsRaw != nil && (intOnly || !isNull(eventsRaw)) {
+	if eventsRaw != nil && (intOnly || !rawjson.IsNull(eventsRaw)) {
 		if pl.events, bad = parseLevelMap(v, eventsRaw, false, !intOnly); pl.events == nil {
 			return nil, mapRule, "events: " + bad
 		}
 	}
-	if notifRaw != nil && v.NotificationsPowerLevels() && (intOnly || !isNull(notifRaw)) {
+	if notifRaw != nil && v.NotificationsPowerLevels() && (intOnly || !rawjson.IsNull(notifRaw)) {
 		if pl.notifications, bad = parseLevelMap(v, notifRaw, false, !intOnly); pl.notifications == nil {
 			return nil, mapRule, "notifications: " + bad
 		}
@@ -103,17 +105,18 @@ func parsePowerLevelsStrict(v roomversion.Version, content []byte) (*powerLevels
 // user IDs when userKeys is set; null values are skipped when nullIsAbsent
 // is set. It returns nil and the problem on failure.
 func parseLevelMap(v roomversion.Version, raw []byte, userKeys, nullIsAbsent bool) (map[string]int64, string) {
-	it, ok := newObjIter(raw)
+	it, ok := rawjson.Object(raw)
 	if !ok {
 		return nil, "not an object"
 	}
 	m := make(map[string]int64)
 	for {
-		k, val, ok := it.next()
+		mem, ok := it.Next()
+		val := mem.Value
 		if !ok {
 			break
 		}
-		key, ok := jsonString(k)
+		key, ok := mem.Name()
 		if !ok {
 			return nil, "bad key"
 		}
@@ -122,7 +125,7 @@ func parseLevelMap(v roomversion.Version, raw []byte, userKeys, nullIsAbsent boo
 				return nil, strconv.Quote(key) + " is not a user ID"
 			}
 		}
-		if nullIsAbsent && isNull(val) {
+		if nullIsAbsent && rawjson.IsNull(val) {
 			continue
 		}
 		l, ok := ParseLevel(v, val)
@@ -131,7 +134,7 @@ func parseLevelMap(v roomversion.Version, raw []byte, userKeys, nullIsAbsent boo
 		}
 		m[key] = l
 	}
-	if it.err {
+	if it.Malformed() {
 		return nil, "malformed object"
 	}
 	return m, ""
@@ -141,22 +144,23 @@ func parseLevelMap(v roomversion.Version, raw []byte, userKeys, nullIsAbsent boo
 // invalid entries are skipped, as if absent.
 func parsePowerLevelsLenient(v roomversion.Version, content []byte) *powerLevels {
 	pl := &powerLevels{}
-	it, ok := newObjIter(content)
+	it, ok := rawjson.Object(content)
 	if !ok {
 		return pl
 	}
 	lenientMap := func(raw []byte) map[string]int64 {
 		m := make(map[string]int64)
-		it, ok := newObjIter(raw)
+		it, ok := rawjson.Object(raw)
 		if !ok {
 			return m
 		}
 		for {
-			k, val, ok := it.next()
+			mem, ok := it.Next()
+			val := mem.Value
 			if !ok {
 				return m
 			}
-			key, ok1 := jsonString(k)
+			key, ok1 := mem.Name()
 			l, ok2 := ParseLevel(v, val)
 			if ok1 && ok2 {
 				m[key] = l
@@ -164,11 +168,12 @@ func parsePowerLevelsLenient(v roomversion.Version, content []byte) *powerLevels
 		}
 	}
 	for {
-		k, val, ok := it.next()
+		mem, ok := it.Next()
+		val := mem.Value
 		if !ok {
 			break
 		}
-		name, _ := jsonString(k)
+		name, _ := mem.Name()
 		switch name {
 		case "events":
 			pl.events = lenientMap(val)

@@ -3,6 +3,7 @@ package authrules
 import (
 	"encoding/json"
 
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -40,16 +41,16 @@ func (s *roomState) membership(user string) string {
 
 // membershipOf reads content.membership, returning "leave" when absent.
 func membershipOf(content []byte) string {
-	raw, ok := lookup(content, "membership")
+	raw, ok := rawjson.Lookup(content, "membership")
 	if !ok {
 		return MembershipLeave
 	}
 	for _, m := range [...]string{MembershipJoin, MembershipLeave, MembershipInvite, MembershipBan, MembershipKnock} {
-		if stringEquals(raw, m) {
+		if rawjson.StringEquals(raw, m) {
 			return m
 		}
 	}
-	if s, ok := jsonString(raw); ok {
+	if s, ok := rawjson.StringValue(raw); ok {
 		return s
 	}
 	return MembershipLeave
@@ -63,16 +64,16 @@ func (s *roomState) joinRule() string {
 	if jr == nil {
 		return JoinRuleInvite
 	}
-	raw, ok := lookup(jr.Content(), "join_rule")
+	raw, ok := rawjson.Lookup(jr.Content(), "join_rule")
 	if !ok {
 		return JoinRuleInvite
 	}
 	for _, r := range [...]string{JoinRulePublic, JoinRuleInvite, JoinRuleKnock, JoinRuleRestricted, JoinRuleKnockRestricted} {
-		if stringEquals(raw, r) {
+		if rawjson.StringEquals(raw, r) {
 			return r
 		}
 	}
-	rule, _ := jsonString(raw)
+	rule, _ := rawjson.StringValue(raw)
 	return rule
 }
 
@@ -86,7 +87,7 @@ func creatorOf(v roomversion.Version, create Event) string {
 	if v.CreatorInSender() {
 		return create.Sender()
 	}
-	c, _ := lookupString(create.Content(), "creator")
+	c, _ := rawjson.LookupString(create.Content(), "creator")
 	return c
 }
 
@@ -100,13 +101,13 @@ func (s *roomState) isPrivilegedCreator(user string) bool {
 	if user == s.create.Sender() {
 		return true
 	}
-	raw, ok := lookup(s.create.Content(), "additional_creators")
+	raw, ok := rawjson.Lookup(s.create.Content(), "additional_creators")
 	if !ok {
 		return false
 	}
 	found := false
-	arrayEach(raw, func(elem []byte) bool {
-		if stringEquals(elem, user) {
+	rawjson.ArrayEach(raw, func(elem []byte) bool {
+		if rawjson.StringEquals(elem, user) {
 			found = true
 			return false
 		}
@@ -139,7 +140,7 @@ func (s *roomState) userLevel(user string) int64 {
 // invalid value counts as absent. Room creators' infinite power in room
 // version 12 is not the content's business; callers check that first.
 func UserLevel(v roomversion.Version, powerLevels json.RawMessage, user string) int64 {
-	if users, ok := lookup(powerLevels, "users"); ok && isObject(users) {
+	if users, ok := rawjson.Lookup(powerLevels, "users"); ok && rawjson.IsObject(users) {
 		if l, ok := levelIn(v, users, user); ok {
 			return l
 		}
@@ -175,7 +176,7 @@ func (s *roomState) sendLevel(evType string, state bool) int64 {
 		return def
 	}
 	c := pl.Content()
-	if events, ok := lookup(c, "events"); ok && isObject(events) {
+	if events, ok := rawjson.Lookup(c, "events"); ok && rawjson.IsObject(events) {
 		if l, ok := levelIn(s.v, events, evType); ok {
 			return l
 		}

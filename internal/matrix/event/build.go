@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/axonhs/axon/internal/matrix/canonicaljson"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -206,7 +207,7 @@ func BuildVersion(v roomversion.Version, proto ProtoEvent, origin string, keyID 
 	e.hashSHA256 = string(hashes[len(`,"hashes":{"sha256":"`) : len(hashes)-2])
 	e.content = final[contentStart:contentEnd:contentEnd]
 	if v.RedactsInContent() && e.typ == "m.room.redaction" && e.redacts == "" {
-		if r, ok := lookup(e.content, "redacts"); ok {
+		if r, ok := rawjson.Lookup(e.content, "redacts"); ok {
 			if e.redacts, err = decodeID("content.redacts", r, '$'); err != nil {
 				return nil, err
 			}

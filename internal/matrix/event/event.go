@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/axonhs/axon/internal/matrix/canonicaljson"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -225,13 +226,13 @@ func ParseVersion(v roomversion.Version, raw []byte) (*Event, error) {
 // event IDs and signatures are unaffected.
 func stripTransient(v roomversion.Version, canon []byte) []byte {
 	found := false
-	it := newObjIter(canon)
+	it, _ := rawjson.Object(canon)
 	for {
-		m, ok := it.next()
+		m, ok := it.Next()
 		if !ok {
 			break
 		}
-		switch string(m.key) {
+		switch string(m.Key) {
 		case "age_ts", "outlier", "destinations":
 			found = true
 		case "event_id":
@@ -255,65 +256,65 @@ func (e *Event) decodeFields() error {
 		roomID, sender, signatures, typ bool
 	}
 	var redactsTop []byte
-	it := newObjIter(e.canon)
+	it, _ := rawjson.Object(e.canon)
 	for {
-		m, ok := it.next()
+		m, ok := it.Next()
 		if !ok {
 			break
 		}
 		var err error
-		switch string(m.key) {
+		switch string(m.Key) {
 		case "auth_events":
 			have.authEvents = true
-			e.authEvents, err = decodeRefs(v, "auth_events", m.val, MaxAuthEvents)
+			e.authEvents, err = decodeRefs(v, "auth_events", m.Value, MaxAuthEvents)
 		case "content":
 			have.content = true
-			if m.val[0] != '{' {
+			if m.Value[0] != '{' {
 				err = fieldErr(ErrFieldType, "content", "must be an object")
 			}
-			e.content = m.val
+			e.content = m.Value
 		case "depth":
 			have.depth = true
-			e.depth, err = decodeInt("depth", m.val)
+			e.depth, err = decodeInt("depth", m.Value)
 			if err == nil && (e.depth < 0 || e.depth > v.MaxDepth()) {
 				err = fieldErr(ErrBadField, "depth", "out of range")
 			}
 		case "event_id":
 			// Only present here in room versions 1 and 2.
 			have.eventID = true
-			e.eventID, err = decodeID("event_id", m.val, '$')
+			e.eventID, err = decodeID("event_id", m.Value, '$')
 		case "hashes":
 			have.hashes = true
-			e.hashSHA256, err = decodeHashes(m.val)
+			e.hashSHA256, err = decodeHashes(m.Value)
 		case "origin_server_ts":
 			have.originTS = true
-			e.originTS, err = decodeInt("origin_server_ts", m.val)
+			e.originTS, err = decodeInt("origin_server_ts", m.Value)
 		case "prev_events":
 			have.prevEvents = true
-			e.prevEvents, err = decodeRefs(v, "prev_events", m.val, MaxPrevEvents)
+			e.prevEvents, err = decodeRefs(v, "prev_events", m.Value, MaxPrevEvents)
 		case "redacts":
-			redactsTop = m.val
+			redactsTop = m.Value
 		case "room_id":
 			have.roomID = true
-			e.roomID, err = decodeID("room_id", m.val, '!')
+			e.roomID, err = decodeID("room_id", m.Value, '!')
 		case "sender":
 			have.sender = true
-			e.sender, err = decodeID("sender", m.val, '@')
+			e.sender, err = decodeID("sender", m.Value, '@')
 			if err == nil && !strings.Contains(e.sender, ":") {
 				err = fieldErr(ErrBadField, "sender", "not a user ID")
 			}
 		case "signatures":
 			have.signatures = true
-			err = checkSignaturesShape(m.val)
+			err = checkSignaturesShape(m.Value)
 		case "state_key":
 			var s string
-			s, err = decodeBoundedString("state_key", m.val)
+			s, err = decodeBoundedString("state_key", m.Value)
 			e.stateKey = &s
 		case "type":
 			have.typ = true
-			e.typ, err = decodeBoundedString("type", m.val)
+			e.typ, err = decodeBoundedString("type", m.Value)
 		case "unsigned":
-			if m.val[0] != '{' {
+			if m.Value[0] != '{' {
 				err = fieldErr(ErrFieldType, "unsigned", "must be an object")
 			}
 		}
@@ -353,7 +354,7 @@ func (e *Event) decodeFields() error {
 		// (MSC2174). Elsewhere the key is an ordinary unknown field.
 		r, field := redactsTop, "redacts"
 		if v.RedactsInContent() {
-			r, _ = lookup(e.content, "redacts")
+			r, _ = rawjson.Lookup(e.content, "redacts")
 			field = "content.redacts"
 		}
 		if r != nil {
@@ -428,7 +429,7 @@ func decodeHashes(val []byte) (string, error) {
 	if val[0] != '{' {
 		return "", fieldErr(ErrFieldType, "hashes", "must be an object")
 	}
-	h, ok := lookup(val, "sha256")
+	h, ok := rawjson.Lookup(val, "sha256")
 	if !ok {
 		return "", fieldErr(ErrMissingField, "hashes.sha256", "")
 	}
@@ -440,52 +441,26 @@ func checkSignaturesShape(val []byte) error {
 	if val[0] != '{' {
 		return fieldErr(ErrFieldType, "signatures", "must be an object")
 	}
-	it := newObjIter(val)
+	it, _ := rawjson.Object(val)
 	for {
-		m, ok := it.next()
+		m, ok := it.Next()
 		if !ok {
 			return nil
 		}
-		if m.val[0] != '{' {
+		if m.Value[0] != '{' {
 			return fieldErr(ErrFieldType, "signatures", "per-server value must be an object")
 		}
-		kit := newObjIter(m.val)
+		kit, _ := rawjson.Object(m.Value)
 		for {
-			km, ok := kit.next()
+			km, ok := kit.Next()
 			if !ok {
 				break
 			}
-			if km.val[0] != '"' {
+			if km.Value[0] != '"' {
 				return fieldErr(ErrFieldType, "signatures", "signature must be a string")
 			}
 		}
 	}
-}
-
-// arrIter iterates over the elements of a canonical JSON array.
-type arrIter struct {
-	b []byte
-	i int
-}
-
-func newArrIter(arr []byte) arrIter {
-	if len(arr) < 2 || arr[0] != '[' {
-		return arrIter{}
-	}
-	return arrIter{b: arr, i: 1}
-}
-
-func (it *arrIter) next() ([]byte, bool) {
-	b := it.b
-	if it.i >= len(b) || b[it.i] == ']' {
-		return nil, false
-	}
-	if b[it.i] == ',' {
-		it.i++
-	}
-	s := it.i
-	it.i = skipValue(b, s)
-	return b[s:it.i], true
 }
 
 // decodeRefs decodes prev_events or auth_events: [[id, {"sha256": h}], …]
@@ -495,9 +470,9 @@ func decodeRefs(v roomversion.Version, field string, val []byte, limit int) ([]R
 		return nil, fieldErr(ErrFieldType, field, "must be an array")
 	}
 	var refs []Reference
-	it := newArrIter(val)
+	it, _ := rawjson.Array(val)
 	for {
-		el, ok := it.next()
+		el, ok := it.Next()
 		if !ok {
 			break
 		}
@@ -518,10 +493,10 @@ func decodeRefs(v roomversion.Version, field string, val []byte, limit int) ([]R
 		if el[0] != '[' {
 			return nil, fieldErr(ErrFieldType, field, "entries must be [event_id, hashes] pairs")
 		}
-		pit := newArrIter(el)
-		idv, ok1 := pit.next()
-		hv, ok2 := pit.next()
-		_, ok3 := pit.next()
+		pit, _ := rawjson.Array(el)
+		idv, ok1 := pit.Next()
+		hv, ok2 := pit.Next()
+		_, ok3 := pit.Next()
 		if !ok1 || !ok2 || ok3 {
 			return nil, fieldErr(ErrFieldType, field, "entries must be [event_id, hashes] pairs")
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/axonhs/axon/internal/matrix/canonicaljson"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -142,7 +143,7 @@ func TestCheckOutcomes(t *testing.T) {
 			if string(c.Event.Content()) != "{}" || c.Event.EventID() != ev.EventID() || c.Event.Type() != "m.room.message" {
 				t.Errorf("redacted event: %s", c.Event.Raw())
 			}
-			if _, err := lookup(c.Event.Canonical(), "unsigned"); err {
+			if _, err := rawjson.Lookup(c.Event.Canonical(), "unsigned"); err {
 				t.Errorf("redacted event kept unsigned")
 			}
 
@@ -225,7 +226,7 @@ func TestRoomV12CreateEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := lookup(ev.Canonical(), "room_id"); ok {
+	if _, ok := rawjson.Lookup(ev.Canonical(), "room_id"); ok {
 		t.Fatalf("v12 create has room_id: %s", ev.Raw())
 	}
 	if ev.RoomID() != "!"+ev.EventID()[1:] {
@@ -285,8 +286,8 @@ func TestRedacts(t *testing.T) {
 		if parsed.Redacts() != p.Redacts {
 			t.Errorf("v%s parsed Redacts() = %q", ver, parsed.Redacts())
 		}
-		_, top := lookup(ev.Canonical(), "redacts")
-		_, inContent := lookup(ev.Content(), "redacts")
+		_, top := rawjson.Lookup(ev.Canonical(), "redacts")
+		_, inContent := rawjson.Lookup(ev.Content(), "redacts")
 		if top == v.RedactsInContent() || inContent != v.RedactsInContent() {
 			t.Errorf("v%s: top-level %v, in content %v: %s", ver, top, inContent, ev.Raw())
 		}

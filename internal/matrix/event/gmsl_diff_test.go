@@ -20,6 +20,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/axonhs/axon/internal/matrix/canonicaljson"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -206,8 +207,8 @@ func compareRedaction(t *testing.T, name string, gv gmsl.IRoomVersion, ver strin
 		t.Fatalf("%s: Redact: %v", name, err)
 	}
 	if knownTPI {
-		c, _ := lookup(ours, "content")
-		if _, ok := lookup(c, "third_party_invite"); !ok {
+		c, _ := rawjson.Lookup(ours, "content")
+		if _, ok := rawjson.Lookup(c, "third_party_invite"); !ok {
 			t.Errorf("%s: third_party_invite not kept: %s", name, ours)
 		}
 		ours = withKey(nil, ours, "content", withoutKeys(nil, c, "third_party_invite"))

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -32,13 +33,13 @@ func (e *Event) ContentHash() [sha256.Size]byte {
 	h := sha256.New()
 	h.Write([]byte{'{'})
 	first := true
-	it := newObjIter(e.canon)
+	it, _ := rawjson.Object(e.canon)
 	for {
-		m, ok := it.next()
+		m, ok := it.Next()
 		if !ok {
 			break
 		}
-		switch string(m.key) {
+		switch string(m.Key) {
 		case "hashes", "signatures", "unsigned":
 			continue
 		}
@@ -46,7 +47,7 @@ func (e *Event) ContentHash() [sha256.Size]byte {
 			h.Write([]byte{','})
 		}
 		first = false
-		h.Write(e.canon[m.start:m.end])
+		h.Write(e.canon[m.Start:m.End])
 	}
 	h.Write([]byte{'}'})
 	var out [sha256.Size]byte

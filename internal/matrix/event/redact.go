@@ -1,6 +1,7 @@
 package event
 
 import (
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
 )
 
@@ -23,18 +24,18 @@ func redactCanonicalOpt(dst []byte, rr roomversion.RedactionRules, canon []byte,
 	// Known type names contain nothing canonical JSON escapes, so the raw
 	// text between the quotes compares equal exactly when the type does.
 	var typ string
-	if t, ok := lookup(canon, "type"); ok && len(t) >= 2 && t[0] == '"' {
+	if t, ok := rawjson.Lookup(canon, "type"); ok && len(t) >= 2 && t[0] == '"' {
 		typ = string(t[1 : len(t)-1])
 	}
 	w := beginObj(dst)
 	wroteContent := false
-	it := newObjIter(canon)
+	it, _ := rawjson.Object(canon)
 	for {
-		m, ok := it.next()
+		m, ok := it.Next()
 		if !ok {
 			break
 		}
-		k := string(m.key)
+		k := string(m.Key)
 		if !wroteContent && k > "content" {
 			w.raw("content", []byte("{}"))
 			wroteContent = true
@@ -42,12 +43,12 @@ func redactCanonicalOpt(dst []byte, rr roomversion.RedactionRules, canon []byte,
 		if k == "content" {
 			w.sep()
 			w.buf = append(w.buf, `"content":`...)
-			w.buf = redactContent(w.buf, rr, typ, m.val)
+			w.buf = redactContent(w.buf, rr, typ, m.Value)
 			wroteContent = true
 			continue
 		}
 		if keepTopLevel(rr, k) && (keepSignatures || k != "signatures") {
-			w.rawKey(m.key, m.val)
+			w.rawKey(m.Key, m.Value)
 		}
 	}
 	if !wroteContent {
@@ -79,28 +80,28 @@ func redactContent(dst []byte, rr roomversion.RedactionRules, typ string, conten
 		return append(dst, content...)
 	}
 	w := beginObj(dst)
-	it := newObjIter(content)
+	it, _ := rawjson.Object(content)
 	for {
-		m, ok := it.next()
+		m, ok := it.Next()
 		if !ok {
 			break
 		}
-		k := string(m.key)
+		k := string(m.Key)
 		switch t {
 		case "m.room.member":
 			switch {
 			case k == "membership",
 				k == "join_authorised_via_users_server" && rr.MemberKeepsJoinAuthorisedViaUsersServer:
-				w.rawKey(m.key, m.val)
+				w.rawKey(m.Key, m.Value)
 			case k == "third_party_invite" && rr.MemberKeepsThirdPartyInviteSigned:
 				// Only the signed key is kept. Like Synapse, an object
 				// without signed is kept as an empty object; a
 				// non-object is dropped.
-				if len(m.val) > 0 && m.val[0] == '{' {
+				if len(m.Value) > 0 && m.Value[0] == '{' {
 					w.sep()
 					w.buf = append(w.buf, `"third_party_invite":`...)
 					tw := beginObj(w.buf)
-					if signed, ok := lookup(m.val, "signed"); ok {
+					if signed, ok := rawjson.Lookup(m.Value, "signed"); ok {
 						tw.raw("signed", signed)
 					}
 					w.buf = tw.end()
@@ -108,33 +109,33 @@ func redactContent(dst []byte, rr roomversion.RedactionRules, typ string, conten
 			}
 		case "m.room.create":
 			if k == "creator" {
-				w.rawKey(m.key, m.val)
+				w.rawKey(m.Key, m.Value)
 			}
 		case "m.room.join_rules":
 			if k == "join_rule" || k == "allow" && rr.JoinRulesKeepsAllow {
-				w.rawKey(m.key, m.val)
+				w.rawKey(m.Key, m.Value)
 			}
 		case "m.room.power_levels":
 			switch k {
 			case "ban", "events", "events_default", "kick", "redact",
 				"state_default", "users", "users_default":
-				w.rawKey(m.key, m.val)
+				w.rawKey(m.Key, m.Value)
 			case "invite":
 				if rr.PowerLevelsKeepsInvite {
-					w.rawKey(m.key, m.val)
+					w.rawKey(m.Key, m.Value)
 				}
 			}
 		case "m.room.history_visibility":
 			if k == "history_visibility" {
-				w.rawKey(m.key, m.val)
+				w.rawKey(m.Key, m.Value)
 			}
 		case "m.room.aliases":
 			if k == "aliases" && rr.AliasesKeepsAliases {
-				w.rawKey(m.key, m.val)
+				w.rawKey(m.Key, m.Value)
 			}
 		case "m.room.redaction":
 			if k == "redacts" && rr.RedactionKeepsRedacts {
-				w.rawKey(m.key, m.val)
+				w.rawKey(m.Key, m.Value)
 			}
 		}
 	}

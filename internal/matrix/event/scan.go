@@ -1,122 +1,10 @@
 package event
 
-// This file walks JSON that is already known to be canonical (produced or
-// checked by package canonicaljson): no whitespace, no duplicate keys,
-// sorted keys. It never validates; callers must not hand it anything else.
-// Working on canonical bytes lets redaction, hashing and signing splice
-// byte ranges instead of decoding into maps and re-encoding.
+import "github.com/axonhs/axon/internal/matrix/rawjson"
 
-// member is one key/value pair of a canonical JSON object. key is the raw
-// key text between the quotes (still escaped; every key this package looks
-// for is plain ASCII and so is never escaped in canonical JSON); val is the
-// complete canonical encoding of the value.
-type member struct {
-	key []byte
-	val []byte
-	// start and end delimit `"key":value` in the object's bytes.
-	start, end int
-}
-
-// objIter iterates over the members of a canonical JSON object.
-type objIter struct {
-	b []byte
-	i int
-}
-
-func newObjIter(obj []byte) objIter {
-	if len(obj) < 2 || obj[0] != '{' {
-		return objIter{}
-	}
-	return objIter{b: obj, i: 1}
-}
-
-// next returns the next member; ok is false at the end of the object.
-func (it *objIter) next() (m member, ok bool) {
-	b := it.b
-	if it.i >= len(b) || b[it.i] == '}' {
-		return member{}, false
-	}
-	if b[it.i] == ',' {
-		it.i++
-	}
-	ks := it.i
-	ke := skipString(b, ks)
-	m.key = b[ks+1 : ke-1]
-	vs := ke + 1 // skip ':'
-	ve := skipValue(b, vs)
-	m.val = b[vs:ve]
-	m.start, m.end = ks, ve
-	it.i = ve
-	return m, true
-}
-
-// skipString returns the index just past the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	i++
-	for i < len(b) {
-		switch b[i] {
-		case '\\':
-			i += 2
-		case '"':
-			return i + 1
-		default:
-			i++
-		}
-	}
-	return len(b)
-}
-
-// skipValue returns the index just past the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return len(b)
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return len(b)
-	default: // number, true, false, null
-		for i < len(b) {
-			switch b[i] {
-			case ',', '}', ']':
-				return i
-			}
-			i++
-		}
-		return len(b)
-	}
-}
-
-// lookup returns the value of key in the canonical object obj.
-func lookup(obj []byte, key string) ([]byte, bool) {
-	it := newObjIter(obj)
-	for {
-		m, ok := it.next()
-		if !ok {
-			return nil, false
-		}
-		if string(m.key) == key {
-			return m.val, true
-		}
-	}
-}
+// This file writes canonical JSON objects by splicing members of other
+// canonical objects (read with package rawjson): redaction, hashing and
+// signing copy byte ranges instead of decoding into maps and re-encoding.
 
 // objWriter appends members to a canonical JSON object. Members must be
 // added in sorted key order.
@@ -164,19 +52,19 @@ func (w *objWriter) end() []byte {
 // top-level keys removed. Removing keys keeps an object canonical.
 func withoutKeys(dst, obj []byte, drop ...string) []byte {
 	w := beginObj(dst)
-	it := newObjIter(obj)
+	it, _ := rawjson.Object(obj)
 next:
 	for {
-		m, ok := it.next()
+		m, ok := it.Next()
 		if !ok {
 			break
 		}
 		for _, d := range drop {
-			if string(m.key) == d {
+			if string(m.Key) == d {
 				continue next
 			}
 		}
-		w.rawKey(m.key, m.val)
+		w.rawKey(m.Key, m.Value)
 	}
 	return w.end()
 }
@@ -187,13 +75,13 @@ next:
 func withKey(dst, obj []byte, key string, val []byte) []byte {
 	w := beginObj(dst)
 	done := false
-	it := newObjIter(obj)
+	it, _ := rawjson.Object(obj)
 	for {
-		m, ok := it.next()
+		m, ok := it.Next()
 		if !ok {
 			break
 		}
-		k := string(m.key)
+		k := string(m.Key)
 		if !done && k >= key {
 			w.raw(key, val)
 			done = true
@@ -201,7 +89,7 @@ func withKey(dst, obj []byte, key string, val []byte) []byte {
 				continue
 			}
 		}
-		w.rawKey(m.key, m.val)
+		w.rawKey(m.Key, m.Value)
 	}
 	if !done {
 		w.raw(key, val)

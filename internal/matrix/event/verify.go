@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/signing"
 )
 
@@ -120,27 +121,27 @@ func verifyFrom(e *Event, signed []byte, server string, keys KeyLookup) error {
 	if server == "" {
 		return fmt.Errorf("%w: no server name", ErrMissingSignature)
 	}
-	sigs, _ := lookup(e.canon, "signatures")
+	sigs, _ := rawjson.Lookup(e.canon, "signatures")
 	var serverSigs []byte
-	it := newObjIter(sigs)
+	it, _ := rawjson.Object(sigs)
 	for {
-		m, ok := it.next()
+		m, ok := it.Next()
 		if !ok {
 			break
 		}
-		if name, err := keyString(m.key); err == nil && name == server {
-			serverSigs = m.val
+		if name, err := keyString(m.Key); err == nil && name == server {
+			serverSigs = m.Value
 			break
 		}
 	}
 	verified := 0
-	kit := newObjIter(serverSigs)
+	kit, _ := rawjson.Object(serverSigs)
 	for {
-		m, ok := kit.next()
+		m, ok := kit.Next()
 		if !ok {
 			break
 		}
-		keyID, err := keyString(m.key)
+		keyID, err := keyString(m.Key)
 		if err != nil || !strings.HasPrefix(keyID, "ed25519:") {
 			continue
 		}
@@ -151,7 +152,7 @@ func verifyFrom(e *Event, signed []byte, server string, keys KeyLookup) error {
 		if e.version.EnforceKeyValidity() && validUntil < e.originTS {
 			continue
 		}
-		sigText, err := decodeString("signatures", m.val)
+		sigText, err := decodeString("signatures", m.Value)
 		if err != nil {
 			return fmt.Errorf("%w: %s %s: %v", ErrBadSignature, server, keyID, err)
 		}
