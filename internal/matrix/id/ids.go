@@ -54,6 +54,22 @@ func validateOpaqueLocalpart(local string) error {
 	return nil
 }
 
+// checkServerScoped validates an identifier that must have the form
+// sigil + localpart + ":" + server name, with the given localpart rule.
+func checkServerScoped(s string, sigil byte, validateLocal func(string) error) error {
+	local, domain, ok, err := splitSigilled(s, sigil)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errString("missing ':server'")
+	}
+	if err := validateLocal(local); err != nil {
+		return err
+	}
+	return validateServerName(domain)
+}
+
 // UserID is a Matrix user ID, "@localpart:server".
 type UserID string
 
@@ -62,17 +78,7 @@ type UserID string
 // 255 bytes in all. Use it for IDs this server creates or accepts from its
 // own clients.
 func ParseUserID(s string) (UserID, error) {
-	local, domain, ok, err := splitSigilled(s, SigilUser)
-	if err == nil && !ok {
-		err = errString("missing ':server'")
-	}
-	if err == nil {
-		err = ValidateUserLocalpart(local)
-	}
-	if err == nil {
-		err = validateServerName(domain)
-	}
-	if err != nil {
+	if err := checkServerScoped(s, SigilUser, ValidateUserLocalpart); err != nil {
 		return "", fmt.Errorf("%w %q: %s", ErrInvalidUserID, s, err)
 	}
 	return UserID(s), nil
@@ -85,17 +91,7 @@ func ParseUserID(s string) (UserID, error) {
 // senders. Use it for IDs arriving in events over federation; use
 // [UserID.Historical] or [UserID.Compliant] to decide what to do with them.
 func ParseUserIDLenient(s string) (UserID, error) {
-	local, domain, ok, err := splitSigilled(s, SigilUser)
-	if err == nil && !ok {
-		err = errString("missing ':server'")
-	}
-	if err == nil {
-		err = validateOpaqueLocalpart(local)
-	}
-	if err == nil {
-		err = validateServerName(domain)
-	}
-	if err != nil {
+	if err := checkServerScoped(s, SigilUser, validateOpaqueLocalpart); err != nil {
 		return "", fmt.Errorf("%w %q: %s", ErrInvalidUserID, s, err)
 	}
 	return UserID(s), nil
@@ -285,17 +281,7 @@ type RoomAlias string
 // a localpart of any valid non-surrogate code points except ':' and NUL,
 // and a valid server name.
 func ParseRoomAlias(s string) (RoomAlias, error) {
-	local, domain, ok, err := splitSigilled(s, SigilRoomAlias)
-	if err == nil && !ok {
-		err = errString("missing ':server'")
-	}
-	if err == nil {
-		err = validateOpaqueLocalpart(local)
-	}
-	if err == nil {
-		err = validateServerName(domain)
-	}
-	if err != nil {
+	if err := checkServerScoped(s, SigilRoomAlias, validateOpaqueLocalpart); err != nil {
 		return "", fmt.Errorf("%w %q: %s", ErrInvalidRoomAlias, s, err)
 	}
 	return RoomAlias(s), nil
