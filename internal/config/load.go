@@ -459,7 +459,6 @@ func (l *loader) publicBaseURL(e entry, path string) {
 	l.c.PublicBaseURL = s
 }
 
-
 func (l *loader) defaultRoomVersion(e entry, path string) {
 	if isNull(e.val) {
 		return
