@@ -134,3 +134,9 @@ func createDatabaseHint(name string) string {
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
+
+// isSQLiteBusy reports whether err is SQLite's "database is locked".
+func isSQLiteBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -97,8 +98,8 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*DB, error
 
 	// Check the writer before opening readers: it creates the file and
 	// switches it to WAL, which readers rely on to read during writes.
-	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	mode, err := walMode(ctx, w)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -136,4 +137,25 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+// walMode opens the writer's connection, which switches the file to WAL,
+// and reports the journal mode. Switching needs a moment of exclusive
+// access, for which SQLite does not wait on its busy timeout: when another
+// process opens the same file at that instant, the switch fails with
+// SQLITE_BUSY, so it is retried within the same time budget.
+func walMode(ctx context.Context, w *sql.DB) (string, error) {
+	deadline := time.Now().Add(sqliteBusyTimeoutMS * time.Millisecond)
+	for {
+		var mode string
+		err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+		if err == nil || !isSQLiteBusy(err) || time.Now().After(deadline) {
+			return mode, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
