@@ -3,6 +3,7 @@
 package accounts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,14 @@ type Store interface {
 	LookupAccessToken(ctx context.Context, tokenHash []byte) (storage.TokenOwner, error)
 	DeleteDevice(ctx context.Context, userID, deviceID string) ([][]byte, error)
 	DeleteAllDevices(ctx context.Context, userID string) ([][]byte, error)
+	// Devices, password change and deactivation (devices.go, password_change.go, deactivate.go).
+	Devices(ctx context.Context, userID string) ([]storage.Device, error)
+	GetDevice(ctx context.Context, userID, deviceID string) (storage.Device, error)
+	SetDeviceDisplayName(ctx context.Context, userID, deviceID, name string) error
+	DeleteDevices(ctx context.Context, userID string, deviceIDs []string) ([][]byte, error)
+	RecordDevicesSeen(ctx context.Context, seen []storage.DeviceSeen) error
+	SetPassword(ctx context.Context, userID, passwordHash string, keep *storage.KeepSession) ([][]byte, error)
+	DeactivateUser(ctx context.Context, userID string, erase bool) ([][]byte, error)
 }
 
 // Service creates and manages accounts on one server.
@@ -40,6 +49,7 @@ type Service struct {
 	hasher     password.Hasher
 	tokens     *tokenCache
 	now        func() time.Time
+	devices    deviceState // last-seen tracking and deactivation hooks (devices.go); zero value ready
 }
 
 // New returns a Service for the users of serverName.
@@ -56,6 +66,8 @@ type NewAccount struct {
 	Password  string // empty: the account cannot log in with a password
 	Admin     bool
 	UserType  string // "", "support" or "bot"
+	// DisplayName starts the profile; empty means the localpart, as in Synapse.
+	DisplayName string
 	// DeviceID and DeviceDisplayName describe the device the session is
 	// created on; an empty DeviceID gets a generated one.
 	DeviceID          string
@@ -118,7 +130,8 @@ func (s *Service) Register(ctx context.Context, acct NewAccount) (Session, error
 		token = &storage.NewAccessToken{TokenHash: tokenHash, UserID: userID, DeviceID: session.DeviceID, CreatedAt: now}
 	}
 	err = s.store.CreateUser(ctx,
-		storage.NewUser{UserID: userID, PasswordHash: hash, Admin: acct.Admin, UserType: acct.UserType, CreatedAt: now},
+		storage.NewUser{UserID: userID, PasswordHash: hash, Admin: acct.Admin, UserType: acct.UserType, CreatedAt: now,
+			DisplayName: cmp.Or(acct.DisplayName, acct.Localpart)},
 		device, token)
 	if errors.Is(err, storage.ErrUserExists) {
 		return Session{}, ErrUserInUse

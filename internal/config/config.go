@@ -46,6 +46,11 @@ type Config struct {
 	BcryptRounds          int
 	Password              PasswordConfig
 
+	// Profile settings.
+	EnableSetDisplayName          bool // enable_set_displayname, default true
+	EnableSetAvatarURL            bool // enable_set_avatar_url, default true
+	RequireAuthForProfileRequests bool // require_auth_for_profile_requests
+
 	// EnableMetrics turns on /_synapse/metrics on metrics listeners.
 	EnableMetrics bool
 

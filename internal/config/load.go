@@ -92,13 +92,15 @@ func displayPath(path string) string {
 
 func defaults(path string) *Config {
 	return &Config{
-		Path:            path,
-		BcryptRounds:    DefaultBcryptRounds,
-		MaxUploadSize:   DefaultMaxUploadSize,
-		DefaultRoomVers: DefaultRoomVersion,
-		MediaStorePath:  absPath(DefaultMediaStorePath),
-		Database:        Database{Engine: "sqlite3", SQLitePath: absPath(DefaultSQLiteDatabase)},
-		Password:        PasswordConfig{Enabled: true, LocalDBEnabled: true},
+		Path:                 path,
+		BcryptRounds:         DefaultBcryptRounds,
+		MaxUploadSize:        DefaultMaxUploadSize,
+		DefaultRoomVers:      DefaultRoomVersion,
+		EnableSetDisplayName: true,
+		EnableSetAvatarURL:   true,
+		MediaStorePath:       absPath(DefaultMediaStorePath),
+		Database:             Database{Engine: "sqlite3", SQLitePath: absPath(DefaultSQLiteDatabase)},
+		Password:             PasswordConfig{Enabled: true, LocalDBEnabled: true},
 	}
 }
 
@@ -249,6 +251,15 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"form_secret":                     (*loader).secret,
 	"form_secret_path":                (*loader).secret,
 
+	"enable_set_displayname": func(l *loader, e entry, path string) {
+		l.optBool(e, path, &l.c.EnableSetDisplayName)
+	},
+	"enable_set_avatar_url": func(l *loader, e entry, path string) {
+		l.optBool(e, path, &l.c.EnableSetAvatarURL)
+	},
+	"require_auth_for_profile_requests": func(l *loader, e entry, path string) {
+		l.optBool(e, path, &l.c.RequireAuthForProfileRequests)
+	},
 	"enable_metrics": func(l *loader, e entry, path string) {
 		l.optBool(e, path, &l.c.EnableMetrics)
 	},

@@ -18,6 +18,7 @@ import (
 // services are the behaviours handlers call into.
 type services struct {
 	accounts *accounts.Service
+	userData clientapi.UserData
 	metrics  *metrics.Registry
 }
 
@@ -57,7 +58,7 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 			mounted[name] = true
 			switch name {
 			case "client":
-				clientapi.New(svc.accounts, clientSettings(cfg)).Register(rt)
+				clientapi.New(svc.accounts, svc.userData, clientSettings(cfg)).Register(rt)
 				adminapi.NewSharedSecretRegistration(cfg.RegistrationSharedSecret, svc.accounts).Register(rt)
 				adminapi.RegisterServerVersion(rt)
 				if !mounted["static"] {
@@ -91,6 +92,13 @@ func clientSettings(cfg *config.Config) clientapi.Settings {
 		RegistrationOpen:     cfg.EnableRegistration && cfg.EnableRegistrationWithoutVerification && len(cfg.RegistrationVerifiers) == 0,
 		PasswordLoginEnabled: cfg.Password.Enabled && cfg.Password.LocalDBEnabled,
 		PasswordPolicy:       cfg.Password.Policy,
+
+		PasswordReauthEnabled: (cfg.Password.Enabled || cfg.Password.OnlyForReauth) && cfg.Password.LocalDBEnabled,
+
+		SetDisplayNameAllowed:  cfg.EnableSetDisplayName,
+		SetAvatarURLAllowed:    cfg.EnableSetAvatarURL,
+		RequireAuthForProfiles: cfg.RequireAuthForProfileRequests,
+		DefaultRoomVersion:     cfg.DefaultRoomVers,
 	}
 }
 

@@ -12,12 +12,17 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/axonhs/axon/internal/accountdata"
 	"github.com/axonhs/axon/internal/accounts"
 	"github.com/axonhs/axon/internal/config"
+	"github.com/axonhs/axon/internal/filter"
 	"github.com/axonhs/axon/internal/httpapi"
+	"github.com/axonhs/axon/internal/httpapi/clientapi"
 	"github.com/axonhs/axon/internal/metrics"
 	"github.com/axonhs/axon/internal/password"
+	"github.com/axonhs/axon/internal/profile"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -26,6 +31,7 @@ type Server struct {
 	cfg       *config.Config
 	log       *slog.Logger
 	db        *storage.DB
+	accounts  *accounts.Service // flushed on Close
 	listeners []*httpapi.BoundListener
 	pidFile   string // written by New, removed by Close
 }
@@ -53,8 +59,14 @@ func (s *Server) start() error {
 	cfg := s.cfg
 	svc := services{
 		accounts: accounts.New(s.db, cfg.ServerName, password.Hasher{Rounds: cfg.BcryptRounds, Pepper: cfg.Password.Pepper}),
-		metrics:  metrics.New(),
+		userData: clientapi.UserData{
+			Profiles:    profile.New(s.db, profile.Settings{SetDisplayNameAllowed: cfg.EnableSetDisplayName, SetAvatarURLAllowed: cfg.EnableSetAvatarURL}),
+			AccountData: accountdata.New(s.db),
+			Filters:     filter.New(s.db),
+		},
+		metrics: metrics.New(),
 	}
+	s.accounts = svc.accounts
 	var tlsConfig *tls.Config
 	for i, lc := range cfg.Listeners {
 		l, err := buildListener(cfg, lc, svc, s.log)
@@ -114,6 +126,14 @@ func (s *Server) Close() {
 	if s.pidFile != "" {
 		_ = os.Remove(s.pidFile)
 		s.pidFile = ""
+	}
+	if s.accounts != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.accounts.Close(ctx); err != nil {
+			s.log.Warn("write last seen of devices", "err", err)
+		}
+		cancel()
+		s.accounts = nil
 	}
 	if s.db != nil {
 		if err := s.db.Close(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/axonhs/axon/internal/matrix/canonicaljson"
 )
 
 // ErrUserExists is returned by CreateUser when the user ID is taken.
@@ -20,6 +22,8 @@ type NewUser struct {
 	UserType     string
 	Guest        bool
 	CreatedAt    time.Time
+	// DisplayName, when set, becomes the profile's displayname field.
+	DisplayName string
 }
 
 // NewDevice is a device to create. An empty UserID means the new user's.
@@ -91,6 +95,16 @@ func (db *DB) CreateUser(ctx context.Context, u NewUser, dev *NewDevice, tok *Ne
 		}
 		if err != nil {
 			return fmt.Errorf("create user %s: %w", u.UserID, err)
+		}
+		if u.DisplayName != "" {
+			name, err := canonicaljson.Marshal(u.DisplayName)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO profile_fields (user_id, field, value) VALUES ($1, 'displayname', $2)`,
+				u.UserID, string(name)); err != nil {
+				return fmt.Errorf("create profile of %s: %w", u.UserID, err)
+			}
 		}
 		if dev != nil {
 			if err := insertDevice(ctx, tx, *dev, now); err != nil {

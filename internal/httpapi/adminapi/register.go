@@ -54,13 +54,11 @@ func (s *SharedSecretRegistration) getNonce(w http.ResponseWriter, r *http.Reque
 }
 
 type registerRequest struct {
-	Nonce    *string `json:"nonce"`
-	Username *string `json:"username"`
-	Password *string `json:"password"`
-	Admin    bool    `json:"admin"`
-	UserType *string `json:"user_type"`
-	// displayname is accepted for compatibility with Synapse's script but not
-	// stored yet: it needs the profile store that comes with the accounts work.
+	Nonce       *string `json:"nonce"`
+	Username    *string `json:"username"`
+	Password    *string `json:"password"`
+	Admin       bool    `json:"admin"`
+	UserType    *string `json:"user_type"`
 	DisplayName *string `json:"displayname"`
 	MAC         *string `json:"mac"`
 }
@@ -90,10 +88,11 @@ func (s *SharedSecretRegistration) register(w http.ResponseWriter, r *http.Reque
 
 	localpart := strings.ToLower(*req.Username)
 	session, err := s.registrar.Register(r.Context(), accounts.NewAccount{
-		Localpart: localpart,
-		Password:  *req.Password,
-		Admin:     req.Admin,
-		UserType:  deref(req.UserType),
+		Localpart:   localpart,
+		DisplayName: deref(req.DisplayName),
+		Password:    *req.Password,
+		Admin:       req.Admin,
+		UserType:    deref(req.UserType),
 	})
 	switch {
 	case errors.Is(err, accounts.ErrUserInUse):

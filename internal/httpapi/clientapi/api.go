@@ -21,6 +21,16 @@ type Accounts interface {
 	Logout(ctx context.Context, userID, deviceID string) error
 	LogoutAll(ctx context.Context, userID string) error
 	Authenticate(ctx context.Context, token string) (accounts.Requester, error)
+	// Devices, re-authentication, password change and deactivation (devices.go, account.go).
+	RecordSeen(who accounts.Requester, ip, userAgent string)
+	Devices(ctx context.Context, userID string) ([]accounts.Device, error)
+	Device(ctx context.Context, userID, deviceID string) (accounts.Device, error)
+	RenameDevice(ctx context.Context, userID, deviceID, name string) error
+	DeleteDevices(ctx context.Context, userID string, deviceIDs []string) error
+	CheckPassword(ctx context.Context, user, password string) (string, error)
+	HasPassword(ctx context.Context, userID string) (bool, error)
+	ChangePassword(ctx context.Context, c accounts.PasswordChange) error
+	Deactivate(ctx context.Context, userID string, erase bool) error
 }
 
 // Settings are the homeserver.yaml settings the client API obeys.
@@ -30,18 +40,28 @@ type Settings struct {
 	RegistrationOpen     bool
 	PasswordLoginEnabled bool
 	PasswordPolicy       password.Policy
+	// PasswordReauthEnabled: passwords may confirm a user's identity in
+	// User-Interactive Authentication (password_config.enabled true or
+	// only_for_reauth, with localdb_enabled).
+	PasswordReauthEnabled bool
+
+	SetDisplayNameAllowed  bool   // enable_set_displayname
+	SetAvatarURLAllowed    bool   // enable_set_avatar_url
+	RequireAuthForProfiles bool   // require_auth_for_profile_requests
+	DefaultRoomVersion     string // default_room_version
 }
 
 // API serves the client-server endpoints.
 type API struct {
 	accounts Accounts
+	data     UserData
 	settings Settings
 	uia      *uia.Sessions
 }
 
 // New returns the client API.
-func New(accts Accounts, settings Settings) *API {
-	return &API{accounts: accts, settings: settings, uia: uia.NewSessions()}
+func New(accts Accounts, data UserData, settings Settings) *API {
+	return &API{accounts: accts, data: data, settings: settings, uia: uia.NewSessions()}
 }
 
 // Register adds every client API route.
@@ -54,6 +74,10 @@ func (a *API) Register(rt *httpapi.Router) {
 	a.handle(rt, http.MethodPost, "/logout", a.authed(a.logout))
 	a.handle(rt, http.MethodPost, "/logout/all", a.authed(a.logoutAll))
 	a.handle(rt, http.MethodGet, "/account/whoami", a.authed(a.whoami))
+	a.handle(rt, http.MethodGet, "/capabilities", a.authed(a.capabilities))
+	a.registerUserData(rt)
+	a.registerDevices(rt)
+	a.registerAccount(rt)
 }
 
 // handle mounts an endpoint under v3 and its older r0 name, which Synapse
@@ -81,7 +105,9 @@ func (a *API) authed(h authedHandler) httpapi.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		httpapi.Info(r.Context()).User = who.UserID
+		ri := httpapi.Info(r.Context())
+		ri.User = who.UserID
+		a.accounts.RecordSeen(who, ri.ClientIP, r.UserAgent())
 		return h(w, r, who)
 	}
 }

@@ -44,6 +44,9 @@ func Config(t testing.TB, engine string) *config.Config {
 		RegistrationSharedSecret: SharedSecret,
 		BcryptRounds:             4, // the minimum: tests need not pay for security
 		Password:                 config.PasswordConfig{Enabled: true, LocalDBEnabled: true},
+		EnableSetDisplayName:     true,
+		EnableSetAvatarURL:       true,
+		DefaultRoomVers:          config.DefaultRoomVersion,
 	}
 }
 

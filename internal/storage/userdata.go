@@ -1,0 +1,188 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ProfileFields returns a user's profile fields as raw JSON values.
+func (db *DB) ProfileFields(ctx context.Context, userID string) (map[string][]byte, error) {
+	fields := map[string][]byte{}
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `SELECT field, value FROM profile_fields WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			fields[k] = []byte(v)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load profile of %s: %w", userID, err)
+	}
+	return fields, nil
+}
+
+// SetProfileField stores one field; a nil value deletes it. The check
+// callback sees the profile as it will be and may refuse the change (size
+// limits), all within one transaction so concurrent writes cannot together
+// exceed a limit.
+func (db *DB) SetProfileField(ctx context.Context, userID, field string, value []byte, check func(after map[string][]byte) error) error {
+	err := db.WriteTx(ctx, func(tx *Tx) error {
+		if check != nil {
+			after, err := profileIn(ctx, tx, userID)
+			if err != nil {
+				return err
+			}
+			if value == nil {
+				delete(after, field)
+			} else {
+				after[field] = value
+			}
+			if err := check(after); err != nil {
+				return err
+			}
+		}
+		if value == nil {
+			_, err := tx.Exec(ctx, `DELETE FROM profile_fields WHERE user_id = $1 AND field = $2`, userID, field)
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO profile_fields (user_id, field, value) VALUES ($1, $2, $3)
+			ON CONFLICT (user_id, field) DO UPDATE SET value = excluded.value`, userID, field, string(value))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set profile field %s of %s: %w", field, userID, err)
+	}
+	return nil
+}
+
+func profileIn(ctx context.Context, tx *Tx, userID string) (map[string][]byte, error) {
+	rows, err := tx.Query(ctx, `SELECT field, value FROM profile_fields WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = []byte(v)
+	}
+	return out, rows.Err()
+}
+
+// AccountData returns one account data document (roomID "" for global),
+// or an error wrapping ErrNotFound.
+func (db *DB) AccountData(ctx context.Context, userID, roomID, typ string) ([]byte, error) {
+	var content string
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, `SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`,
+			userID, roomID, typ).Scan(&content)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("account data %s: %w", typ, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load account data %s of %s: %w", typ, userID, err)
+	}
+	return []byte(content), nil
+}
+
+// SetAccountData stores a document; nil content deletes it.
+func (db *DB) SetAccountData(ctx context.Context, userID, roomID, typ string, content []byte) error {
+	err := db.WriteTx(ctx, func(tx *Tx) error {
+		if content == nil {
+			_, err := tx.Exec(ctx, `DELETE FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`, userID, roomID, typ)
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO account_data (user_id, room_id, type, content, updated_ts) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, updated_ts = excluded.updated_ts`,
+			userID, roomID, typ, string(content), time.Now().UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store account data %s of %s: %w", typ, userID, err)
+	}
+	return nil
+}
+
+// UpdateAccountData reads, changes and writes one document in a single
+// transaction (for read-modify-write documents such as m.tag). update gets
+// nil when the document does not exist and returns the new content (nil
+// deletes it).
+func (db *DB) UpdateAccountData(ctx context.Context, userID, roomID, typ string, update func(old []byte) ([]byte, error)) error {
+	err := db.WriteTx(ctx, func(tx *Tx) error {
+		var old []byte
+		var content string
+		err := tx.QueryRow(ctx, `SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`,
+			userID, roomID, typ).Scan(&content)
+		switch {
+		case err == nil:
+			old = []byte(content)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		updated, err := update(old)
+		if err != nil {
+			return err
+		}
+		if updated == nil {
+			_, err = tx.Exec(ctx, `DELETE FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`, userID, roomID, typ)
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO account_data (user_id, room_id, type, content, updated_ts) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, updated_ts = excluded.updated_ts`,
+			userID, roomID, typ, string(updated), time.Now().UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update account data %s of %s: %w", typ, userID, err)
+	}
+	return nil
+}
+
+// CreateFilter stores a filter and returns its ID, the user's next number.
+func (db *DB) CreateFilter(ctx context.Context, userID string, filter []byte) (int64, error) {
+	var id int64
+	err := db.WriteTx(ctx, func(tx *Tx) error {
+		// The write transaction serialises writers on SQLite; on PostgreSQL
+		// a concurrent insert of the same ID fails the primary key and the
+		// caller sees an error rather than a shared ID.
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(filter_id) + 1, 0) FROM filters WHERE user_id = $1`, userID).Scan(&id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO filters (user_id, filter_id, filter) VALUES ($1, $2, $3)`, userID, id, string(filter))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store filter of %s: %w", userID, err)
+	}
+	return id, nil
+}
+
+// Filter returns a stored filter or an error wrapping ErrNotFound.
+func (db *DB) Filter(ctx context.Context, userID string, filterID int64) ([]byte, error) {
+	var f string
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, `SELECT filter FROM filters WHERE user_id = $1 AND filter_id = $2`, userID, filterID).Scan(&f)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("filter %d: %w", filterID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load filter %d of %s: %w", filterID, userID, err)
+	}
+	return []byte(f), nil
+}
