@@ -27,7 +27,8 @@ type Requester struct {
 func (s *Service) Authenticate(ctx context.Context, token string) (Requester, error) {
 	hash := HashToken(token)
 	key := string(hash)
-	if owner, ok := s.tokens.get(key); ok && owner.usable(s.now()) {
+	owner, ok, gen := s.tokens.get(key)
+	if ok && owner.usable(s.now()) {
 		return owner.requester(), nil
 	}
 	stored, err := s.store.LookupAccessToken(ctx, hash)
@@ -37,11 +38,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Requester, er
 	if err != nil {
 		return Requester{}, fmt.Errorf("authenticate: %w", err)
 	}
-	owner := tokenOwner(stored)
+	owner = tokenOwner(stored)
 	if !owner.usable(s.now()) {
 		return Requester{}, ErrUnknownToken
 	}
-	s.tokens.put(key, owner)
+	s.tokens.put(key, owner, gen)
 	return owner.requester(), nil
 }
 
@@ -61,23 +62,34 @@ const maxCachedTokens = 100_000
 
 // tokenCache maps token digests to their owners. Only valid tokens are
 // cached, so guessing tokens cannot fill it.
+//
+// A revocation deletes tokens in the database and then forgets them here.
+// A lookup that read the database before the deletion committed could put
+// a revoked token back after the forget; the generation, bumped by every
+// forget, tells put that it raced and must not cache.
 type tokenCache struct {
 	mu      sync.RWMutex
 	entries map[string]tokenOwner
+	gen     uint64
 }
 
 func newTokenCache() *tokenCache { return &tokenCache{entries: map[string]tokenOwner{}} }
 
-func (c *tokenCache) get(key string) (tokenOwner, bool) {
+// get returns the cached owner and the generation to pass to put.
+func (c *tokenCache) get(key string) (tokenOwner, bool, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	o, ok := c.entries[key]
-	return o, ok
+	return o, ok, c.gen
 }
 
-func (c *tokenCache) put(key string, o tokenOwner) {
+// put caches o unless a revocation happened since get returned gen.
+func (c *tokenCache) put(key string, o tokenOwner, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if len(c.entries) >= maxCachedTokens {
 		for k := range c.entries {
 			delete(c.entries, k)
@@ -90,6 +102,7 @@ func (c *tokenCache) put(key string, o tokenOwner) {
 func (c *tokenCache) forget(hashes [][]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for _, h := range hashes {
 		delete(c.entries, string(h))
 	}

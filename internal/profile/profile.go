@@ -47,6 +47,7 @@ type Store interface {
 	UserExists(ctx context.Context, userID string) (bool, error)
 	ProfileFields(ctx context.Context, userID string) (map[string][]byte, error)
 	SetProfileField(ctx context.Context, userID, field string, value []byte, check func(after map[string][]byte) error) error
+	DeleteProfile(ctx context.Context, userID string) error
 }
 
 // Settings are the homeserver.yaml switches for profile changes.
@@ -76,6 +77,12 @@ func (s *Service) Get(ctx context.Context, userID string) (map[string][]byte, er
 		return nil, ErrNoSuchUser
 	}
 	return s.store.ProfileFields(ctx, userID)
+}
+
+// Erase removes every field of a profile, for deactivation with erase:
+// true (GDPR erasure).
+func (s *Service) Erase(ctx context.Context, userID string) error {
+	return s.store.DeleteProfile(ctx, userID)
 }
 
 // Set stores one field (value is the field's JSON). nil value deletes it.

@@ -36,6 +36,11 @@ func (m memStore) SetProfileField(_ context.Context, userID, field string, value
 	return nil
 }
 
+func (m memStore) DeleteProfile(_ context.Context, userID string) error {
+	m[userID] = map[string][]byte{}
+	return nil
+}
+
 func TestSet(t *testing.T) {
 	store := memStore{"@a:x": {}}
 	svc := New(store, Settings{SetDisplayNameAllowed: true, SetAvatarURLAllowed: true})

@@ -415,6 +415,14 @@ func TestDevicesWithAMatrixClient(t *testing.T) {
 				if loggedOut(bob) {
 					t.Fatal("bob logged out")
 				}
+				// erase: true removes the profile; the account stays reserved.
+				if _, err := newClient(t, srv.URL).GetProfile(ctx, "@alice:axon.test"); err != nil {
+					t.Fatalf("profile of an erased user: %v", err)
+				}
+				var fields map[string]any
+				if _, err := newClient(t, srv.URL).MakeRequest(ctx, http.MethodGet, newClient(t, srv.URL).BuildClientURL("v3", "profile", "@alice:axon.test"), nil, &fields); err != nil || len(fields) != 0 {
+					t.Fatalf("erased profile still has fields: %v %v", fields, err)
+				}
 			})
 		})
 	}

@@ -57,15 +57,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 // start binds the listeners and writes the pid file.
 func (s *Server) start() error {
 	cfg := s.cfg
+	profiles := profile.New(s.db, profile.Settings{SetDisplayNameAllowed: cfg.EnableSetDisplayName, SetAvatarURLAllowed: cfg.EnableSetAvatarURL})
 	svc := services{
 		accounts: accounts.New(s.db, cfg.ServerName, password.Hasher{Rounds: cfg.BcryptRounds, Pepper: cfg.Password.Pepper}),
 		userData: clientapi.UserData{
-			Profiles:    profile.New(s.db, profile.Settings{SetDisplayNameAllowed: cfg.EnableSetDisplayName, SetAvatarURLAllowed: cfg.EnableSetAvatarURL}),
+			Profiles:    profiles,
 			AccountData: accountdata.New(s.db),
 			Filters:     filter.New(s.db),
 		},
 		metrics: metrics.New(),
 	}
+	svc.accounts.OnDeactivate(func(ctx context.Context, userID string, erase bool) error {
+		if !erase {
+			return nil
+		}
+		return profiles.Erase(ctx, userID)
+	})
 	s.accounts = svc.accounts
 	var tlsConfig *tls.Config
 	for i, lc := range cfg.Listeners {

@@ -66,6 +66,18 @@ func (db *DB) SetProfileField(ctx context.Context, userID, field string, value [
 	return nil
 }
 
+// DeleteProfile removes every profile field of a user.
+func (db *DB) DeleteProfile(ctx context.Context, userID string) error {
+	err := db.WriteTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM profile_fields WHERE user_id = $1`, userID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete profile of %s: %w", userID, err)
+	}
+	return nil
+}
+
 func profileIn(ctx context.Context, tx *Tx, userID string) (map[string][]byte, error) {
 	rows, err := tx.Query(ctx, `SELECT field, value FROM profile_fields WHERE user_id = $1`, userID)
 	if err != nil {
