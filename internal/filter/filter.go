@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/axonhs/axon/internal/matrix/id"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -77,11 +78,18 @@ func Parse(data []byte) (*Filter, error) {
 		}
 	}
 	if r := f.Room; r != nil {
+		if err := checkRoomIDs(r.Rooms, r.NotRooms); err != nil {
+			return nil, err
+		}
 		for _, ref := range []*RoomEventFilter{r.AccountData, r.Ephemeral, r.State, r.Timeline} {
-			if ref != nil {
-				if err := ref.EventFilter.check(); err != nil {
-					return nil, err
-				}
+			if ref == nil {
+				continue
+			}
+			if err := ref.EventFilter.check(); err != nil {
+				return nil, err
+			}
+			if err := checkRoomIDs(ref.Rooms, ref.NotRooms); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -89,8 +97,29 @@ func Parse(data []byte) (*Filter, error) {
 }
 
 func (ef *EventFilter) check() error {
-	if ef != nil && ef.Limit != nil && *ef.Limit < 0 {
+	if ef == nil {
+		return nil
+	}
+	if ef.Limit != nil && *ef.Limit < 0 {
 		return fmt.Errorf("%w: limit must not be negative", ErrInvalid)
+	}
+	for _, list := range [][]string{ef.Senders, ef.NotSenders} {
+		for _, u := range list {
+			if _, err := id.ParseUserIDLenient(u); err != nil {
+				return fmt.Errorf("%w: %q is not a user ID", ErrInvalid, u)
+			}
+		}
+	}
+	return nil
+}
+
+func checkRoomIDs(lists ...[]string) error {
+	for _, list := range lists {
+		for _, r := range list {
+			if _, err := id.ParseRoomID(r); err != nil {
+				return fmt.Errorf("%w: %q is not a room ID", ErrInvalid, r)
+			}
+		}
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ func TestParse(t *testing.T) {
 		`{"event_fields":"content.body"}`,
 		`{"room":{"rooms":"!a:b"}}`,
 		`{"presence":{"types":[1]}}`,
+		`{"room":{"timeline":{"rooms":["not_a_room_id"]}}}`,
+		`{"room":{"timeline":{"senders":["not_a_sender_id"]}}}`,
+		`{"room":{"not_rooms":["#alias:x"]}}`,
 	}
 	for _, f := range invalid {
 		if _, err := Parse([]byte(f)); !errors.Is(err, ErrInvalid) {
