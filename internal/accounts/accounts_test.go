@@ -23,7 +23,7 @@ func TestRegister(t *testing.T) {
 		ctx := context.Background()
 		svc, db := newService(t, opts)
 
-		s, err := svc.Register(ctx, accounts.NewAccount{Localpart: "alice", Password: "pw", Admin: true, UserType: "bot"})
+		s, err := svc.Register(ctx, accounts.NewAccount{Localpart: "alice", Password: "correct horse battery staple", Admin: true, UserType: "bot"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,10 +37,10 @@ func TestRegister(t *testing.T) {
 		if !u.Admin || u.UserType != "bot" {
 			t.Fatalf("stored user %+v", u)
 		}
-		if ok, _ := (password.Hasher{}).Check(u.PasswordHash, "pw"); !ok {
+		if ok, _ := (password.Hasher{}).Check(u.PasswordHash, "correct horse battery staple"); !ok {
 			t.Fatal("stored hash does not verify")
 		}
-		if strings.Contains(u.PasswordHash, "pw") {
+		if !strings.HasPrefix(u.PasswordHash, "$2b$04$") || strings.Contains(u.PasswordHash, "correct horse") {
 			t.Fatal("password stored in clear")
 		}
 
