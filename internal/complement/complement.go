@@ -221,7 +221,7 @@ func renderConfig(opts Options, macaroonSecret, formSecret string, appServices [
 	w("federation_rr_transactions_per_room_per_second: 9999\n")
 	w("\n")
 	w("# Rate limits off.\n")
-	for _, k := range []string{"rc_message", "rc_registration", "rc_admin_redaction",
+	for _, k := range []string{"rc_message", "rc_registration", "rc_registration_token_validity", "rc_admin_redaction",
 		"rc_joins_per_room", "rc_3pid_validation", "rc_delayed_event_mgmt"} {
 		w("%s:\n%s", k, rateLimit("  "))
 	}

@@ -46,10 +46,17 @@ type Config struct {
 	BcryptRounds          int
 	Password              PasswordConfig
 
+	// RegistrationRequiresToken: registration_requires_token, the
+	// m.login.registration_token stage (the one verifier Axon supports).
+	RegistrationRequiresToken bool
+
 	// Profile settings.
 	EnableSetDisplayName          bool // enable_set_displayname, default true
 	EnableSetAvatarURL            bool // enable_set_avatar_url, default true
 	RequireAuthForProfileRequests bool // require_auth_for_profile_requests
+
+	// RateLimits are the rc_* settings (ratelimits.go).
+	RateLimits RateLimits
 
 	// EnableMetrics turns on /_synapse/metrics on metrics listeners.
 	EnableMetrics bool

@@ -101,6 +101,7 @@ func defaults(path string) *Config {
 		MediaStorePath:       absPath(DefaultMediaStorePath),
 		Database:             Database{Engine: "sqlite3", SQLitePath: absPath(DefaultSQLiteDatabase)},
 		Password:             PasswordConfig{Enabled: true, LocalDBEnabled: true},
+		RateLimits:           DefaultRateLimits(),
 	}
 }
 
@@ -269,6 +270,10 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"enable_registration_without_verification": func(l *loader, e entry, path string) {
 		l.optBool(e, path, &l.c.EnableRegistrationWithoutVerification)
 	},
+	"registration_requires_token": func(l *loader, e entry, path string) {
+		l.optBool(e, path, &l.c.RegistrationRequiresToken)
+		l.regChecks[path] = l.c.RegistrationRequiresToken
+	},
 	"bcrypt_rounds": func(l *loader, e entry, path string) {
 		// Go's bcrypt accepts costs 4-31.
 		if !isNull(e.val) {
@@ -278,6 +283,10 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 		}
 	},
 	"password_config": (*loader).passwordConfig,
+	// rc_* rate limits (ratelimits.go).
+	"rc_message": (*loader).rateLimits, "rc_registration": (*loader).rateLimits,
+	"rc_registration_token_validity": (*loader).rateLimits, "rc_login": (*loader).rateLimits,
+	"rc_joins": (*loader).rateLimits, "rc_invites": (*loader).rateLimits, "rc_admin_redaction": (*loader).rateLimits,
 	"max_upload_size": func(l *loader, e entry, path string) {
 		if !isNull(e.val) {
 			if v, ok := l.w.size(e.val, path); ok {

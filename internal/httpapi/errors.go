@@ -97,5 +97,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", RedactPath(r.URL), "err", err)
 		mxErr = Unknown(http.StatusInternalServerError, "Internal server error")
 	}
+	setRetryAfter(w, mxErr)
 	WriteJSON(w, mxErr.Status, mxErr)
 }

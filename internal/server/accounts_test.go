@@ -201,9 +201,9 @@ func TestPasswordPolicyOnRegistration(t *testing.T) {
 func TestRegistrationNeedingUnsupportedVerificationRefusesToStart(t *testing.T) {
 	cfg := servertest.Config(t, "sqlite3")
 	cfg.EnableRegistration = true
-	cfg.RegistrationVerifiers = []string{"registration_requires_token"}
+	cfg.RegistrationVerifiers = []string{"enable_registration_captcha"}
 	err := servertest.StartErr(t, cfg)
-	if err == nil || !strings.Contains(err.Error(), "registration_requires_token") {
+	if err == nil || !strings.Contains(err.Error(), "enable_registration_captcha") {
 		t.Fatalf("err %v", err)
 	}
 }

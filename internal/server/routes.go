@@ -20,6 +20,9 @@ type services struct {
 	accounts *accounts.Service
 	userData clientapi.UserData
 	metrics  *metrics.Registry
+	// regTokens: registration tokens (admin API, m.login.registration_token).
+	regTokens *accounts.RegistrationTokens
+	limiters  clientapi.Limiters // rc_* rate limits (ratelimit.go)
 }
 
 // buildListener mounts the resources a listener names. Resources that Axon
@@ -58,7 +61,8 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 			mounted[name] = true
 			switch name {
 			case "client":
-				clientapi.New(svc.accounts, svc.userData, clientSettings(cfg)).Register(rt)
+				clientapi.New(svc.accounts, svc.userData, clientSettings(cfg)).WithRegistrationTokens(svc.regTokens).WithLimiters(svc.limiters).Register(rt)
+				adminapi.NewRegistrationTokens(svc.accounts, svc.regTokens).Register(rt)
 				adminapi.NewSharedSecretRegistration(cfg.RegistrationSharedSecret, svc.accounts).Register(rt)
 				adminapi.RegisterServerVersion(rt)
 				if !mounted["static"] {
@@ -89,7 +93,7 @@ func clientSettings(cfg *config.Config) clientapi.Settings {
 	return clientapi.Settings{
 		// Open only when Synapse would also skip verification; the start-up
 		// check refuses configs that ask for verification Axon lacks.
-		RegistrationOpen:     cfg.EnableRegistration && cfg.EnableRegistrationWithoutVerification && len(cfg.RegistrationVerifiers) == 0,
+		RegistrationOpen:     cfg.EnableRegistration && (cfg.EnableRegistrationWithoutVerification || cfg.RegistrationRequiresToken) && len(unsupportedVerifiers(cfg)) == 0,
 		PasswordLoginEnabled: cfg.Password.Enabled && cfg.Password.LocalDBEnabled,
 		PasswordPolicy:       cfg.Password.Policy,
 
@@ -99,6 +103,8 @@ func clientSettings(cfg *config.Config) clientapi.Settings {
 		SetAvatarURLAllowed:    cfg.EnableSetAvatarURL,
 		RequireAuthForProfiles: cfg.RequireAuthForProfileRequests,
 		DefaultRoomVersion:     cfg.DefaultRoomVers,
+
+		RegistrationRequiresToken: cfg.RegistrationRequiresToken,
 	}
 }
 
@@ -110,4 +116,16 @@ func mountMetrics(rt *httpapi.Router, cfg *config.Config, svc services, log *slo
 		return
 	}
 	rt.HandleHTTP("GET /_synapse/metrics", svc.metrics.Handler())
+}
+
+// unsupportedVerifiers are the registration verification settings that are
+// on and that Axon cannot enforce yet (all but registration_requires_token).
+func unsupportedVerifiers(cfg *config.Config) []string {
+	var out []string
+	for _, v := range cfg.RegistrationVerifiers {
+		if v != "registration_requires_token" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -67,6 +67,8 @@ func (s *Server) start() error {
 		},
 		metrics: metrics.New(),
 	}
+	svc.regTokens = accounts.NewRegistrationTokens(s.db)
+	svc.limiters = newLimiters(cfg.RateLimits)
 	svc.accounts.OnDeactivate(func(ctx context.Context, userID string, erase bool) error {
 		if !erase {
 			return nil
@@ -169,10 +171,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 // checkSupported refuses settings whose absence of support would make the
 // server less safe than the administrator asked for.
 func checkSupported(cfg *config.Config) error {
-	if cfg.EnableRegistration && len(cfg.RegistrationVerifiers) > 0 {
+	if unsupported := unsupportedVerifiers(cfg); cfg.EnableRegistration && len(unsupported) > 0 {
 		return fmt.Errorf("enable_registration is on and %s asks for verification Axon does not support yet; "+
 			"registration would be open to anyone. Set enable_registration: false (and create users with 'axon register') "+
-			"or remove %s", strings.Join(cfg.RegistrationVerifiers, ", "), strings.Join(cfg.RegistrationVerifiers, ", "))
+			"or remove %s", strings.Join(unsupported, ", "), strings.Join(unsupported, ", "))
 	}
 	return nil
 }

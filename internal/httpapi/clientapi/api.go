@@ -49,6 +49,9 @@ type Settings struct {
 	SetAvatarURLAllowed    bool   // enable_set_avatar_url
 	RequireAuthForProfiles bool   // require_auth_for_profile_requests
 	DefaultRoomVersion     string // default_room_version
+
+	// RegistrationRequiresToken: registration_requires_token (regtokens.go).
+	RegistrationRequiresToken bool
 }
 
 // API serves the client-server endpoints.
@@ -57,6 +60,8 @@ type API struct {
 	data     UserData
 	settings Settings
 	uia      *uia.Sessions
+	regToken regTokenState
+	limits   Limiters // rate limits (ratelimit.go)
 }
 
 // New returns the client API.
@@ -78,6 +83,7 @@ func (a *API) Register(rt *httpapi.Router) {
 	a.registerUserData(rt)
 	a.registerDevices(rt)
 	a.registerAccount(rt)
+	a.registerRegistrationTokens(rt)
 }
 
 // handle mounts an endpoint under v3 and its older r0 name, which Synapse

@@ -37,6 +37,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
+	if err := a.limitLoginAddress(r); err != nil {
+		return err
+	}
 	if req.Type != loginTypePassword || !a.settings.PasswordLoginEnabled {
 		return httpapi.Unknown(http.StatusBadRequest, "Unknown login type "+req.Type)
 	}
@@ -50,12 +53,16 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if user == "" {
 		return httpapi.MissingParam("Missing identifier")
 	}
+	if err := a.limitLoginAccount(user); err != nil {
+		return err
+	}
 	session, err := a.accounts.Login(r.Context(), accounts.LoginRequest{
 		User:              user,
 		Password:          req.Password,
 		DeviceID:          req.DeviceID,
 		DeviceDisplayName: req.InitialDeviceDisplayName,
 	})
+	a.loginDone(user, err)
 	switch {
 	case errors.Is(err, accounts.ErrInvalidCredentials):
 		return httpapi.Forbidden("Invalid username or password")

@@ -43,6 +43,9 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	if !a.settings.RegistrationOpen {
 		return httpapi.Forbidden("Registration has been disabled")
 	}
+	if err := a.limitRegistration(r); err != nil {
+		return err
+	}
 	var req registerRequest
 	if err := httpapi.DecodeJSON(r, &req); err != nil {
 		return err
@@ -68,9 +71,9 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	done, challenge, err := a.uia.Check(auth, registrationFlows)
+	done, challenge, err := a.authorizeRegistration(r.Context(), auth)
 	if err != nil {
-		return uiaError(err)
+		return err
 	}
 	if !done {
 		httpapi.WriteJSON(w, http.StatusUnauthorized, challenge)
@@ -85,6 +88,13 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if err := a.countRegistration(r); err != nil {
+		return err
+	}
+	releaseToken, err := a.useRegistrationToken(r.Context(), auth)
+	if err != nil {
+		return err
+	}
 	session, err := a.accounts.Register(r.Context(), accounts.NewAccount{
 		Localpart:         localpart,
 		Password:          *req.Password,
@@ -93,6 +103,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 		NoSession:         req.InhibitLogin,
 	})
 	if err != nil {
+		releaseToken()
 		return registrationError(err)
 	}
 	resp := map[string]string{"user_id": session.UserID, "home_server": a.accounts.ServerName()}
@@ -108,6 +119,9 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 func (a *API) registerAvailable(w http.ResponseWriter, r *http.Request) error {
 	if !a.settings.RegistrationOpen {
 		return httpapi.Forbidden("Registration has been disabled")
+	}
+	if err := a.limitRegisterAvailable(r); err != nil {
+		return err
 	}
 	username := r.URL.Query().Get("username")
 	if username == "" {
