@@ -45,22 +45,22 @@ type Filters interface {
 func (a *API) registerUserData(rt *httpapi.Router) {
 	a.handle(rt, http.MethodGet, "/profile/{userId}", a.maybeAuthed(a.getProfile))
 	a.handle(rt, http.MethodGet, "/profile/{userId}/{keyName}", a.maybeAuthed(a.getProfileField))
-	a.handle(rt, http.MethodPut, "/profile/{userId}/{keyName}", a.authed(a.setProfileField))
-	a.handle(rt, http.MethodDelete, "/profile/{userId}/{keyName}", a.authed(a.deleteProfileField))
+	a.handle(rt, http.MethodPut, "/profile/{userId}/{keyName}", a.owned(a.setProfileField))
+	a.handle(rt, http.MethodDelete, "/profile/{userId}/{keyName}", a.owned(a.deleteProfileField))
 
-	a.handle(rt, http.MethodGet, "/user/{userId}/account_data/{type}", a.authed(a.getAccountData))
-	a.handle(rt, http.MethodPut, "/user/{userId}/account_data/{type}", a.authed(a.putAccountData))
-	a.handle(rt, http.MethodDelete, "/user/{userId}/account_data/{type}", a.authed(a.deleteAccountData))
-	a.handle(rt, http.MethodGet, "/user/{userId}/rooms/{roomId}/account_data/{type}", a.authed(a.getAccountData))
-	a.handle(rt, http.MethodPut, "/user/{userId}/rooms/{roomId}/account_data/{type}", a.authed(a.putAccountData))
-	a.handle(rt, http.MethodDelete, "/user/{userId}/rooms/{roomId}/account_data/{type}", a.authed(a.deleteAccountData))
+	a.handle(rt, http.MethodGet, "/user/{userId}/account_data/{type}", a.owned(a.getAccountData))
+	a.handle(rt, http.MethodPut, "/user/{userId}/account_data/{type}", a.owned(a.putAccountData))
+	a.handle(rt, http.MethodDelete, "/user/{userId}/account_data/{type}", a.owned(a.deleteAccountData))
+	a.handle(rt, http.MethodGet, "/user/{userId}/rooms/{roomId}/account_data/{type}", a.owned(a.getAccountData))
+	a.handle(rt, http.MethodPut, "/user/{userId}/rooms/{roomId}/account_data/{type}", a.owned(a.putAccountData))
+	a.handle(rt, http.MethodDelete, "/user/{userId}/rooms/{roomId}/account_data/{type}", a.owned(a.deleteAccountData))
 
-	a.handle(rt, http.MethodGet, "/user/{userId}/rooms/{roomId}/tags", a.authed(a.getTags))
-	a.handle(rt, http.MethodPut, "/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.putTag))
-	a.handle(rt, http.MethodDelete, "/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.deleteTag))
+	a.handle(rt, http.MethodGet, "/user/{userId}/rooms/{roomId}/tags", a.owned(a.getTags))
+	a.handle(rt, http.MethodPut, "/user/{userId}/rooms/{roomId}/tags/{tag}", a.owned(a.putTag))
+	a.handle(rt, http.MethodDelete, "/user/{userId}/rooms/{roomId}/tags/{tag}", a.owned(a.deleteTag))
 
-	a.handle(rt, http.MethodPost, "/user/{userId}/filter", a.authed(a.createFilter))
-	a.handle(rt, http.MethodGet, "/user/{userId}/filter/{filterId}", a.authed(a.getFilter))
+	a.handle(rt, http.MethodPost, "/user/{userId}/filter", a.owned(a.createFilter))
+	a.handle(rt, http.MethodGet, "/user/{userId}/filter/{filterId}", a.owned(a.getFilter))
 }
 
 // maybeAuthed authenticates when a token is present or when
@@ -76,13 +76,19 @@ func (a *API) maybeAuthed(h authedHandler) httpapi.HandlerFunc {
 	}
 }
 
-// ownUser refuses requests about another user's private data.
-func ownUser(r *http.Request, who accounts.Requester) (string, error) {
-	userID := r.PathValue("userId")
-	if userID != who.UserID {
-		return "", httpapi.Forbidden("Cannot access data of other users")
-	}
-	return userID, nil
+// ownedHandler is an endpoint about the requester's own data, named by
+// the {userId} path segment.
+type ownedHandler func(w http.ResponseWriter, r *http.Request, userID string) error
+
+// owned authenticates and refuses requests about another user's data.
+func (a *API) owned(h ownedHandler) httpapi.HandlerFunc {
+	return a.authed(func(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+		userID := r.PathValue("userId")
+		if userID != who.UserID {
+			return httpapi.Forbidden("Cannot access data of other users")
+		}
+		return h(w, r, userID)
+	})
 }
 
 func (a *API) getProfile(w http.ResponseWriter, r *http.Request, _ accounts.Requester) error {
@@ -112,11 +118,7 @@ func (a *API) getProfileField(w http.ResponseWriter, r *http.Request, _ accounts
 	return nil
 }
 
-func (a *API) setProfileField(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) setProfileField(w http.ResponseWriter, r *http.Request, userID string) error {
 	key := r.PathValue("keyName")
 	var body map[string]json.RawMessage
 	if err := httpapi.DecodeJSON(r, &body); err != nil {
@@ -133,11 +135,7 @@ func (a *API) setProfileField(w http.ResponseWriter, r *http.Request, who accoun
 	return nil
 }
 
-func (a *API) deleteProfileField(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) deleteProfileField(w http.ResponseWriter, r *http.Request, userID string) error {
 	if err := a.data.Profiles.Set(r.Context(), userID, r.PathValue("keyName"), nil); err != nil {
 		return profileError(err)
 	}
@@ -163,11 +161,7 @@ func profileError(err error) error {
 	return err
 }
 
-func (a *API) getAccountData(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) getAccountData(w http.ResponseWriter, r *http.Request, userID string) error {
 	content, err := a.data.AccountData.Get(r.Context(), userID, r.PathValue("roomId"), r.PathValue("type"))
 	if errors.Is(err, accountdata.ErrNotFound) {
 		return httpapi.NotFound("Account data not found")
@@ -179,11 +173,7 @@ func (a *API) getAccountData(w http.ResponseWriter, r *http.Request, who account
 	return nil
 }
 
-func (a *API) putAccountData(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) putAccountData(w http.ResponseWriter, r *http.Request, userID string) error {
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -191,11 +181,7 @@ func (a *API) putAccountData(w http.ResponseWriter, r *http.Request, who account
 	return a.storeAccountData(w, r, userID, body)
 }
 
-func (a *API) deleteAccountData(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) deleteAccountData(w http.ResponseWriter, r *http.Request, userID string) error {
 	return a.storeAccountData(w, r, userID, nil)
 }
 
@@ -213,11 +199,7 @@ func (a *API) storeAccountData(w http.ResponseWriter, r *http.Request, userID st
 	return nil
 }
 
-func (a *API) getTags(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) getTags(w http.ResponseWriter, r *http.Request, userID string) error {
 	tags, err := a.data.AccountData.Tags(r.Context(), userID, r.PathValue("roomId"))
 	if err != nil {
 		return err
@@ -226,11 +208,7 @@ func (a *API) getTags(w http.ResponseWriter, r *http.Request, who accounts.Reque
 	return nil
 }
 
-func (a *API) putTag(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) putTag(w http.ResponseWriter, r *http.Request, userID string) error {
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -246,11 +224,7 @@ func (a *API) putTag(w http.ResponseWriter, r *http.Request, who accounts.Reques
 	return nil
 }
 
-func (a *API) deleteTag(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) deleteTag(w http.ResponseWriter, r *http.Request, userID string) error {
 	if err := a.data.AccountData.DeleteTag(r.Context(), userID, r.PathValue("roomId"), r.PathValue("tag")); err != nil {
 		return err
 	}
@@ -258,11 +232,7 @@ func (a *API) deleteTag(w http.ResponseWriter, r *http.Request, who accounts.Req
 	return nil
 }
 
-func (a *API) createFilter(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) createFilter(w http.ResponseWriter, r *http.Request, userID string) error {
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -278,11 +248,7 @@ func (a *API) createFilter(w http.ResponseWriter, r *http.Request, who accounts.
 	return nil
 }
 
-func (a *API) getFilter(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	userID, err := ownUser(r, who)
-	if err != nil {
-		return err
-	}
+func (a *API) getFilter(w http.ResponseWriter, r *http.Request, userID string) error {
 	data, err := a.data.Filters.Get(r.Context(), userID, r.PathValue("filterId"))
 	if errors.Is(err, filter.ErrNotFound) {
 		return httpapi.NotFound("No such filter")
