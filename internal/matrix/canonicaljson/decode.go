@@ -271,19 +271,10 @@ func (s *scanner) object() (any, error) {
 			return nil, s.fail(keyOff, ErrDuplicateKey, strconv.Quote(key))
 		}
 		m[key] = v
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			return nil, s.unexpected()
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			s.depth--
+		if done, err := s.afterElement('}'); err != nil {
+			return nil, err
+		} else if done {
 			return m, nil
-		default:
-			return nil, s.unexpected()
 		}
 	}
 }
@@ -306,19 +297,10 @@ func (s *scanner) array() (any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			return nil, s.unexpected()
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			s.depth--
+		if done, err := s.afterElement(']'); err != nil {
+			return nil, err
+		} else if done {
 			return a, nil
-		default:
-			return nil, s.unexpected()
 		}
 	}
 }
@@ -480,21 +462,14 @@ func (s *scanner) appendArray(out []byte) ([]byte, error) {
 		if out, err = s.appendValue(out); err != nil {
 			return out, err
 		}
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			return out, s.unexpected()
+		done, err := s.afterElement(']')
+		if err != nil {
+			return out, err
 		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-			out = append(out, ',')
-		case ']':
-			s.pos++
-			s.depth--
+		if done {
 			return append(out, ']'), nil
-		default:
-			return out, s.unexpected()
 		}
+		out = append(out, ',')
 	}
 }
 
@@ -757,4 +732,23 @@ func (s *scanner) scanNumber() (n int64, big []byte, err error) {
 		return -int64(u), nil, nil
 	}
 	return int64(u), nil, nil
+}
+
+// afterElement consumes what follows an object member or array element:
+// a comma, or the closing byte, which ends the container (done).
+func (s *scanner) afterElement(closing byte) (done bool, err error) {
+	s.skipWS()
+	if s.pos >= len(s.data) {
+		return false, s.unexpected()
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return false, nil
+	case closing:
+		s.pos++
+		s.depth--
+		return true, nil
+	}
+	return false, s.unexpected()
 }
