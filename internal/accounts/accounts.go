@@ -40,6 +40,13 @@ type Store interface {
 	RecordDevicesSeen(ctx context.Context, seen []storage.DeviceSeen) error
 	SetPassword(ctx context.Context, userID, passwordHash string, keep *storage.KeepSession) ([][]byte, error)
 	DeactivateUser(ctx context.Context, userID string, erase bool) ([][]byte, error)
+	// Refresh and login tokens (refresh.go, logintoken.go).
+	LookupRefreshToken(ctx context.Context, tokenHash []byte) (storage.RefreshToken, error)
+	RotateRefreshToken(ctx context.Context, oldID int64, tok storage.NewAccessToken) ([][]byte, error)
+	UseAccessToken(ctx context.Context, tokenHash []byte, refreshTokenID int64) ([][]byte, error)
+	CreateLoginToken(ctx context.Context, tokenHash []byte, userID string, createdAt, expiresAt time.Time) error
+	LoginTokenUser(ctx context.Context, tokenHash []byte, now time.Time) (string, error)
+	ConsumeLoginToken(ctx context.Context, tokenHash []byte, now time.Time) (string, error)
 }
 
 // Service creates and manages accounts on one server.
@@ -50,6 +57,7 @@ type Service struct {
 	tokens     *tokenCache
 	now        func() time.Time
 	devices    deviceState // last-seen tracking and deactivation hooks (devices.go); zero value ready
+	lifetimes  Lifetimes   // token lifetimes (refresh.go)
 }
 
 // New returns a Service for the users of serverName.
@@ -75,6 +83,8 @@ type NewAccount struct {
 	// NoSession creates the user without a device or access token
 	// (registration with inhibit_login).
 	NoSession bool
+	// RefreshToken: the client supports refresh tokens (refresh.go).
+	RefreshToken bool
 }
 
 // Session is a logged-in device of a user.
@@ -82,6 +92,13 @@ type Session struct {
 	UserID      string
 	DeviceID    string
 	AccessToken string
+	// RefreshToken is set when the client asked for one and refresh
+	// tokens are on.
+	RefreshToken string
+	// Expires reports whether the access token expires, ExpiresIn after
+	// it was issued.
+	Expires   bool
+	ExpiresIn time.Duration
 }
 
 // Register creates a user with a first device and access token, in one
@@ -122,12 +139,13 @@ func (s *Service) Register(ctx context.Context, acct NewAccount) (Session, error
 				return Session{}, err
 			}
 		}
-		var tokenHash []byte
-		if session.AccessToken, tokenHash, err = newAccessToken(acct.Localpart); err != nil {
+		issued, tok, err := s.issueTokens(userID, session.DeviceID, acct.RefreshToken, now)
+		if err != nil {
 			return Session{}, err
 		}
+		session = issued
 		device = &storage.NewDevice{UserID: userID, DeviceID: session.DeviceID, DisplayName: acct.DeviceDisplayName, CreatedAt: now}
-		token = &storage.NewAccessToken{TokenHash: tokenHash, UserID: userID, DeviceID: session.DeviceID, CreatedAt: now}
+		token = &tok
 	}
 	err = s.store.CreateUser(ctx,
 		storage.NewUser{UserID: userID, PasswordHash: hash, Admin: acct.Admin, UserType: acct.UserType, CreatedAt: now,

@@ -13,6 +13,11 @@ import (
 // ErrUnknownToken means an access token is not (or no longer) valid.
 var ErrUnknownToken = errors.New("unknown access token")
 
+// ErrExpiredToken means an access token has expired. Its session still
+// exists: the client may refresh the token or log in again on the same
+// device (a soft logout).
+var ErrExpiredToken = errors.New("access token expired")
+
 // Requester is who made an authenticated request.
 type Requester struct {
 	UserID   string
@@ -20,7 +25,9 @@ type Requester struct {
 	Guest    bool
 }
 
-// Authenticate returns who an access token belongs to. It is on every
+// Authenticate returns who an access token belongs to, or ErrUnknownToken.
+// For an expired token it returns ErrExpiredToken with the owner, which
+// /logout accepts (as Synapse does). It is on every
 // authenticated request, so tokens are served from memory after the first
 // lookup; every path that revokes tokens goes through this service and
 // drops them from the cache at once.
@@ -28,8 +35,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Requester, er
 	hash := HashToken(token)
 	key := string(hash)
 	owner, ok, gen := s.tokens.get(key)
-	if ok && owner.usable(s.now()) {
-		return owner.requester(), nil
+	if ok {
+		return owner.requester(), owner.check(s.now())
 	}
 	stored, err := s.store.LookupAccessToken(ctx, hash)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -39,8 +46,20 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Requester, er
 		return Requester{}, fmt.Errorf("authenticate: %w", err)
 	}
 	owner = tokenOwner(stored)
-	if !owner.usable(s.now()) {
-		return Requester{}, ErrUnknownToken
+	if err := owner.check(s.now()); errors.Is(err, ErrExpiredToken) {
+		return owner.requester(), err
+	} else if err != nil {
+		return Requester{}, err
+	}
+	if owner.RefreshTokenID != 0 && !owner.Used {
+		// The first use of a token from a refresh revokes the refresh
+		// token it replaced. When that revoked access tokens, the put
+		// below is skipped (the generation moved) and the next request
+		// looks the token up again, finding it used.
+		if err := s.firstUse(ctx, hash, owner); err != nil {
+			return Requester{}, fmt.Errorf("authenticate: %w", err)
+		}
+		owner.Used = true
 	}
 	s.tokens.put(key, owner, gen)
 	return owner.requester(), nil
@@ -48,8 +67,16 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Requester, er
 
 type tokenOwner storage.TokenOwner
 
-func (o tokenOwner) usable(now time.Time) bool {
-	return !o.Deactivated && (o.ExpiresAt.IsZero() || now.Before(o.ExpiresAt))
+// check returns nil for a token that may be used at now, ErrExpiredToken
+// for an expired one and ErrUnknownToken for a deactivated user's.
+func (o tokenOwner) check(now time.Time) error {
+	switch {
+	case o.Deactivated:
+		return ErrUnknownToken
+	case !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt):
+		return ErrExpiredToken
+	}
+	return nil
 }
 
 func (o tokenOwner) requester() Requester {

@@ -22,6 +22,7 @@ type LoginRequest struct {
 	Password          string
 	DeviceID          string // "": a new device
 	DeviceDisplayName string
+	RefreshToken      bool // the client supports refresh tokens
 }
 
 // Login checks a password and starts a session on a new or existing device.
@@ -49,7 +50,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 	if user.Deactivated {
 		return Session{}, ErrUserDeactivated
 	}
-	return s.startSession(ctx, userID, req.DeviceID, req.DeviceDisplayName)
+	return s.startSession(ctx, userID, req.DeviceID, req.DeviceDisplayName, req.RefreshToken)
 }
 
 // resolveLoginUser maps what the user typed to a stored user ID. Synapse
@@ -78,26 +79,24 @@ func (s *Service) resolveLoginUser(ctx context.Context, typed string) (string, e
 	return "", ErrInvalidCredentials
 }
 
-func (s *Service) startSession(ctx context.Context, userID, deviceID, displayName string) (Session, error) {
+func (s *Service) startSession(ctx context.Context, userID, deviceID, displayName string, wantRefresh bool) (Session, error) {
 	if deviceID == "" {
 		var err error
 		if deviceID, err = newDeviceID(); err != nil {
 			return Session{}, err
 		}
 	}
-	localpart := strings.TrimPrefix(userID[:strings.IndexByte(userID, ':')], "@")
-	token, tokenHash, err := newAccessToken(localpart)
+	now := s.now()
+	session, tok, err := s.issueTokens(userID, deviceID, wantRefresh, now)
 	if err != nil {
 		return Session{}, err
 	}
-	now := s.now()
 	err = s.store.CreateSession(ctx,
-		storage.NewDevice{UserID: userID, DeviceID: deviceID, DisplayName: displayName, CreatedAt: now},
-		storage.NewAccessToken{TokenHash: tokenHash, UserID: userID, DeviceID: deviceID, CreatedAt: now})
+		storage.NewDevice{UserID: userID, DeviceID: deviceID, DisplayName: displayName, CreatedAt: now}, tok)
 	if err != nil {
 		return Session{}, fmt.Errorf("start session for %s: %w", userID, err)
 	}
-	return Session{UserID: userID, DeviceID: deviceID, AccessToken: token}, nil
+	return session, nil
 }
 
 // Logout ends the session of one device: the device and its tokens are

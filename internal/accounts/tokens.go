@@ -19,11 +19,26 @@ const (
 // SHA-256 digest that is all the database keeps: a leaked database then
 // holds no usable token.
 func newAccessToken(localpart string) (token string, digest []byte, err error) {
+	return newToken("syt_", localpart)
+}
+
+// newRefreshToken makes a refresh token, "syr_<localpart>_<random>_<crc>",
+// as Synapse does.
+func newRefreshToken(localpart string) (token string, digest []byte, err error) {
+	return newToken("syr_", localpart)
+}
+
+// newLoginToken makes an m.login.token token, "syl_<localpart>_<random>_<crc>".
+func newLoginToken(localpart string) (token string, digest []byte, err error) {
+	return newToken("syl_", localpart)
+}
+
+func newToken(prefix, localpart string) (token string, digest []byte, err error) {
 	random, err := randomString(alphanumeric, 20)
 	if err != nil {
 		return "", nil, err
 	}
-	base := "syt_" + base64.RawURLEncoding.EncodeToString([]byte(localpart)) + "_" + random
+	base := prefix + base64.RawURLEncoding.EncodeToString([]byte(localpart)) + "_" + random
 	token = base + "_" + base62(crc32.ChecksumIEEE([]byte(base)), 6)
 	return token, HashToken(token), nil
 }

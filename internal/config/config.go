@@ -58,6 +58,12 @@ type Config struct {
 	// RateLimits are the rc_* settings (ratelimits.go).
 	RateLimits RateLimits
 
+	// TokenLifetimes: refreshable_access_token_lifetime,
+	// refresh_token_lifetime, nonrefreshable_access_token_lifetime (tokens.go).
+	TokenLifetimes TokenLifetimes
+	// LoginViaExistingSession: login_via_existing_session (tokens.go).
+	LoginViaExistingSession LoginViaExistingSession
+
 	// EnableMetrics turns on /_synapse/metrics on metrics listeners.
 	EnableMetrics bool
 

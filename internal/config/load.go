@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -102,6 +103,10 @@ func defaults(path string) *Config {
 		Database:             Database{Engine: "sqlite3", SQLitePath: absPath(DefaultSQLiteDatabase)},
 		Password:             PasswordConfig{Enabled: true, LocalDBEnabled: true},
 		RateLimits:           DefaultRateLimits(),
+		TokenLifetimes: TokenLifetimes{
+			RefreshableAccessTokenLifetime: new(DefaultRefreshableAccessTokenLifetime),
+		},
+		LoginViaExistingSession: defaultLoginViaExistingSession(),
 	}
 }
 
@@ -287,6 +292,11 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"rc_message": (*loader).rateLimits, "rc_registration": (*loader).rateLimits,
 	"rc_registration_token_validity": (*loader).rateLimits, "rc_login": (*loader).rateLimits,
 	"rc_joins": (*loader).rateLimits, "rc_invites": (*loader).rateLimits, "rc_admin_redaction": (*loader).rateLimits,
+	// Token lifetimes and login tokens (tokens.go).
+	"refreshable_access_token_lifetime":    tokenLifetime(func(t *TokenLifetimes) **time.Duration { return &t.RefreshableAccessTokenLifetime }),
+	"refresh_token_lifetime":               tokenLifetime(func(t *TokenLifetimes) **time.Duration { return &t.RefreshTokenLifetime }),
+	"nonrefreshable_access_token_lifetime": tokenLifetime(func(t *TokenLifetimes) **time.Duration { return &t.NonrefreshableAccessTokenLifetime }),
+	"login_via_existing_session":           (*loader).loginViaExistingSession,
 	"max_upload_size": func(l *loader, e entry, path string) {
 		if !isNull(e.val) {
 			if v, ok := l.w.size(e.val, path); ok {

@@ -17,6 +17,8 @@ func newLimiters(rl config.RateLimits) clientapi.Limiters {
 		LoginAddress:              limiter(rl.LoginAddress),
 		LoginAccount:              limiter(rl.LoginAccount),
 		LoginFailedAttempts:       limiter(rl.LoginFailedAttempts),
+		// Synapse's fixed limit on POST /login/get_token: one a minute.
+		GetLoginToken: ratelimit.New(1.0/60, 1),
 	}
 }
 

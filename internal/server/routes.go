@@ -105,6 +105,12 @@ func clientSettings(cfg *config.Config) clientapi.Settings {
 		DefaultRoomVersion:     cfg.DefaultRoomVers,
 
 		RegistrationRequiresToken: cfg.RegistrationRequiresToken,
+
+		GetLoginToken: clientapi.GetLoginTokenSettings{
+			Enabled:       cfg.LoginViaExistingSession.Enabled,
+			RequireUIAuth: cfg.LoginViaExistingSession.RequireUIAuth,
+			TokenTimeout:  cfg.LoginViaExistingSession.TokenTimeout,
+		},
 	}
 }
 

@@ -67,6 +67,11 @@ func (s *Server) start() error {
 		},
 		metrics: metrics.New(),
 	}
+	svc.accounts.SetLifetimes(accounts.Lifetimes{
+		RefreshableAccessToken:    cfg.TokenLifetimes.RefreshableAccessTokenLifetime,
+		RefreshToken:              cfg.TokenLifetimes.RefreshTokenLifetime,
+		NonrefreshableAccessToken: cfg.TokenLifetimes.NonrefreshableAccessTokenLifetime,
+	})
 	svc.regTokens = accounts.NewRegistrationTokens(s.db)
 	svc.limiters = newLimiters(cfg.RateLimits)
 	svc.accounts.OnDeactivate(func(ctx context.Context, userID string, erase bool) error {

@@ -42,6 +42,9 @@ type NewAccessToken struct {
 	DeviceID  string
 	CreatedAt time.Time
 	ExpiresAt *time.Time
+	// Refresh, when set, is a refresh token issued with this access token
+	// (which then needs a device); refreshing it revokes this token.
+	Refresh *NewRefreshToken
 }
 
 // User is a stored user.
@@ -112,7 +115,7 @@ func (db *DB) CreateUser(ctx context.Context, u NewUser, dev *NewDevice, tok *Ne
 			}
 		}
 		if tok != nil {
-			if err := insertAccessToken(ctx, tx, *tok, now); err != nil {
+			if _, err := insertAccessToken(ctx, tx, *tok, now); err != nil {
 				return err
 			}
 		}
@@ -131,19 +134,26 @@ func insertDevice(ctx context.Context, tx *Tx, d NewDevice, now time.Time) error
 	return nil
 }
 
-func insertAccessToken(ctx context.Context, tx *Tx, t NewAccessToken, now time.Time) error {
-	var expires any
-	if t.ExpiresAt != nil {
-		expires = t.ExpiresAt.UnixMilli()
+// insertAccessToken stores t and its refresh token, if any, and returns the
+// refresh token's ID (0 without one).
+func insertAccessToken(ctx context.Context, tx *Tx, t NewAccessToken, now time.Time) (int64, error) {
+	var refreshID any
+	var id int64
+	if t.Refresh != nil {
+		var err error
+		if id, err = insertRefreshToken(ctx, tx, t, *t.Refresh, now); err != nil {
+			return 0, err
+		}
+		refreshID = id
 	}
 	_, err := tx.Exec(ctx, `
-		INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts)
-		VALUES ($1, $2, $3, $4, $5)`,
-		t.TokenHash, t.UserID, nullString(t.DeviceID), millis(t.CreatedAt, now), expires)
+		INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts, refresh_token_id)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.TokenHash, t.UserID, nullString(t.DeviceID), millis(t.CreatedAt, now), optMillis(t.ExpiresAt), refreshID)
 	if err != nil {
-		return fmt.Errorf("create access token for %s: %w", t.UserID, err)
+		return 0, fmt.Errorf("create access token for %s: %w", t.UserID, err)
 	}
-	return nil
+	return id, nil
 }
 
 // UserExists reports whether a user with exactly this ID exists.

@@ -172,7 +172,8 @@ func (db *DB) DeleteDevices(ctx context.Context, userID string, deviceIDs []stri
 }
 
 // deleteSessionsTx deletes the access tokens and devices matching where
-// (over columns both tables have) and returns the tokens' digests.
+// (over columns both tables have), and with the devices their refresh
+// tokens, and returns the access tokens' digests.
 func deleteSessionsTx(ctx context.Context, tx *Tx, where string, args ...any) ([][]byte, error) {
 	hashes, err := tokenHashes(ctx, tx, `SELECT token_hash FROM access_tokens `+where, args...)
 	if err != nil {
@@ -243,6 +244,11 @@ func (db *DB) SetPassword(ctx context.Context, userID, passwordHash string, keep
 		if _, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE user_id = $1 AND token_hash <> $2`, userID, keptToken); err != nil {
 			return err
 		}
+		// Refresh tokens too, but the one the kept access token came with.
+		if _, err := tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE user_id = $1 AND id NOT IN (
+			SELECT refresh_token_id FROM access_tokens WHERE token_hash = $2 AND refresh_token_id IS NOT NULL)`, userID, keptToken); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `DELETE FROM devices WHERE user_id = $1 AND device_id <> $2`, userID, keep.DeviceID)
 		return err
 	})
@@ -275,6 +281,10 @@ func (db *DB) DeactivateUser(ctx context.Context, userID string, erase bool) ([]
 				return err
 			}
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM login_tokens WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		// Refresh tokens go with the devices (foreign key).
 		hashes, err = deleteSessionsTx(ctx, tx, `WHERE user_id = $1`, userID)
 		return err
 	})

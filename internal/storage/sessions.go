@@ -15,6 +15,10 @@ type TokenOwner struct {
 	ExpiresAt   time.Time
 	Guest       bool
 	Deactivated bool
+	// RefreshTokenID is the refresh token the access token was issued with
+	// (0: none); Used reports whether the token has been used before.
+	RefreshTokenID int64
+	Used           bool
 }
 
 // LookupAccessToken finds the owner of the token with this digest, or
@@ -24,13 +28,14 @@ func (db *DB) LookupAccessToken(ctx context.Context, tokenHash []byte) (TokenOwn
 		o         TokenOwner
 		device    sql.NullString
 		expiresMS sql.NullInt64
+		refreshID sql.NullInt64
 	)
 	err := db.ReadTx(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `
-			SELECT t.user_id, t.device_id, t.expires_ts, u.is_guest, u.deactivated
+			SELECT t.user_id, t.device_id, t.expires_ts, u.is_guest, u.deactivated, t.refresh_token_id, t.used
 			FROM access_tokens t JOIN users u ON u.user_id = t.user_id
 			WHERE t.token_hash = $1`, tokenHash).
-			Scan(&o.UserID, &device, &expiresMS, &o.Guest, &o.Deactivated)
+			Scan(&o.UserID, &device, &expiresMS, &o.Guest, &o.Deactivated, &refreshID, &o.Used)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return TokenOwner{}, fmt.Errorf("look up access token: %w", ErrNotFound)
@@ -39,6 +44,7 @@ func (db *DB) LookupAccessToken(ctx context.Context, tokenHash []byte) (TokenOwn
 		return TokenOwner{}, fmt.Errorf("look up access token: %w", err)
 	}
 	o.DeviceID = device.String
+	o.RefreshTokenID = refreshID.Int64
 	if expiresMS.Valid {
 		o.ExpiresAt = time.UnixMilli(expiresMS.Int64)
 	}
@@ -66,7 +72,8 @@ func (db *DB) CreateSession(ctx context.Context, dev NewDevice, tok NewAccessTok
 				return err
 			}
 		}
-		return insertAccessToken(ctx, tx, tok, now)
+		_, err = insertAccessToken(ctx, tx, tok, now)
+		return err
 	})
 }
 

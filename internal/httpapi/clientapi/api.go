@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/axonhs/axon/internal/accounts"
 	"github.com/axonhs/axon/internal/httpapi"
@@ -31,6 +32,11 @@ type Accounts interface {
 	HasPassword(ctx context.Context, userID string) (bool, error)
 	ChangePassword(ctx context.Context, c accounts.PasswordChange) error
 	Deactivate(ctx context.Context, userID string, erase bool) error
+	// Refresh and login tokens (tokens.go).
+	Refresh(ctx context.Context, refreshToken string) (accounts.Session, error)
+	CreateLoginToken(ctx context.Context, userID string, ttl time.Duration) (string, error)
+	LoginTokenUser(ctx context.Context, token string) (string, error)
+	TokenLogin(ctx context.Context, req accounts.TokenLoginRequest) (accounts.Session, error)
 }
 
 // Settings are the homeserver.yaml settings the client API obeys.
@@ -52,6 +58,9 @@ type Settings struct {
 
 	// RegistrationRequiresToken: registration_requires_token (regtokens.go).
 	RegistrationRequiresToken bool
+
+	// GetLoginToken: login_via_existing_session (tokens.go).
+	GetLoginToken GetLoginTokenSettings
 }
 
 // API serves the client-server endpoints.
@@ -76,14 +85,15 @@ func (a *API) Register(rt *httpapi.Router) {
 	a.handle(rt, http.MethodGet, "/register/available", a.registerAvailable)
 	a.handle(rt, http.MethodGet, "/login", a.loginFlows)
 	a.handle(rt, http.MethodPost, "/login", a.login)
-	a.handle(rt, http.MethodPost, "/logout", a.authed(a.logout))
-	a.handle(rt, http.MethodPost, "/logout/all", a.authed(a.logoutAll))
+	a.handle(rt, http.MethodPost, "/logout", a.authedAllowExpired(a.logout))
+	a.handle(rt, http.MethodPost, "/logout/all", a.authedAllowExpired(a.logoutAll))
 	a.handle(rt, http.MethodGet, "/account/whoami", a.authed(a.whoami))
 	a.handle(rt, http.MethodGet, "/capabilities", a.authed(a.capabilities))
 	a.registerUserData(rt)
 	a.registerDevices(rt)
 	a.registerAccount(rt)
 	a.registerRegistrationTokens(rt)
+	a.registerTokens(rt)
 }
 
 // handle mounts an endpoint under v3 and its older r0 name, which Synapse
@@ -97,7 +107,13 @@ func (a *API) handle(rt *httpapi.Router, method, path string, h httpapi.HandlerF
 type authedHandler func(w http.ResponseWriter, r *http.Request, who accounts.Requester) error
 
 // authed resolves the access token before calling h.
-func (a *API) authed(h authedHandler) httpapi.HandlerFunc {
+func (a *API) authed(h authedHandler) httpapi.HandlerFunc { return a.authedWith(h, false) }
+
+// authedAllowExpired is authed that also accepts an expired access token,
+// for /logout and /logout/all as in Synapse.
+func (a *API) authedAllowExpired(h authedHandler) httpapi.HandlerFunc { return a.authedWith(h, true) }
+
+func (a *API) authedWith(h authedHandler, allowExpired bool) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token, ok := httpapi.AccessToken(r)
 		if !ok {
@@ -105,8 +121,14 @@ func (a *API) authed(h authedHandler) httpapi.HandlerFunc {
 		}
 		who, err := a.accounts.Authenticate(r.Context(), token)
 		if errors.Is(err, accounts.ErrUnknownToken) {
-			return &httpapi.Error{Status: http.StatusUnauthorized, Code: "M_UNKNOWN_TOKEN", Message: "Unrecognised access token",
-				Extra: map[string]any{"soft_logout": false}}
+			return unknownToken(false, "Unrecognised access token")
+		}
+		if errors.Is(err, accounts.ErrExpiredToken) {
+			if !allowExpired {
+				// The session lives on: refresh, or log in again on the device.
+				return unknownToken(true, "Access token has expired")
+			}
+			err = nil
 		}
 		if err != nil {
 			return err

@@ -18,7 +18,7 @@ func (a *API) capabilities(w http.ResponseWriter, r *http.Request, _ accounts.Re
 		"m.set_displayname": enabled(a.settings.SetDisplayNameAllowed),
 		"m.set_avatar_url":  enabled(a.settings.SetAvatarURLAllowed),
 		"m.3pid_changes":    enabled(false), // no third-party identifiers yet
-		"m.get_login_token": enabled(false), // login tokens come later
+		"m.get_login_token": enabled(a.settings.GetLoginToken.Enabled),
 		"m.profile_fields":  map[string]any{"enabled": true},
 	}})
 	return nil

@@ -11,9 +11,14 @@ import (
 const loginTypePassword = "m.login.password"
 
 func (a *API) loginFlows(w http.ResponseWriter, r *http.Request) error {
-	flows := []map[string]string{}
+	flows := []map[string]any{}
 	if a.settings.PasswordLoginEnabled {
-		flows = append(flows, map[string]string{"type": loginTypePassword})
+		flows = append(flows, map[string]any{"type": loginTypePassword})
+	}
+	// As Synapse: m.login.token is offered when something can issue login
+	// tokens, which for Axon is POST /login/get_token.
+	if a.settings.GetLoginToken.Enabled {
+		flows = append(flows, map[string]any{"type": loginTypeToken, "get_login_token": true})
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"flows": flows})
 	return nil
@@ -30,6 +35,10 @@ type loginRequest struct {
 	Password                 string `json:"password"`
 	DeviceID                 string `json:"device_id"`
 	InitialDeviceDisplayName string `json:"initial_device_display_name"`
+	// Token is the login token of m.login.token (tokens.go).
+	Token string `json:"token"`
+	// RefreshToken: the client supports refresh tokens.
+	RefreshToken bool `json:"refresh_token"`
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) error {
@@ -39,6 +48,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := a.limitLoginAddress(r); err != nil {
 		return err
+	}
+	if req.Type == loginTypeToken {
+		return a.tokenLogin(w, r, req)
 	}
 	if req.Type != loginTypePassword || !a.settings.PasswordLoginEnabled {
 		return httpapi.Unknown(http.StatusBadRequest, "Unknown login type "+req.Type)
@@ -61,9 +73,17 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		Password:          req.Password,
 		DeviceID:          req.DeviceID,
 		DeviceDisplayName: req.InitialDeviceDisplayName,
+		RefreshToken:      req.RefreshToken,
 	})
 	a.loginDone(user, err)
+	return a.loginResult(w, session, err)
+}
+
+// loginResult answers a login: its error, or the new session.
+func (a *API) loginResult(w http.ResponseWriter, session accounts.Session, err error) error {
 	switch {
+	case errors.Is(err, accounts.ErrInvalidLoginToken):
+		return httpapi.Forbidden("Invalid login token")
 	case errors.Is(err, accounts.ErrInvalidCredentials):
 		return httpapi.Forbidden("Invalid username or password")
 	case errors.Is(err, accounts.ErrUserDeactivated):
@@ -71,12 +91,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{
-		"user_id":      session.UserID,
-		"access_token": session.AccessToken,
-		"device_id":    session.DeviceID,
-		"home_server":  a.accounts.ServerName(),
-	})
+	httpapi.WriteJSON(w, http.StatusOK, sessionResponse(session, map[string]any{
+		"user_id":     session.UserID,
+		"device_id":   session.DeviceID,
+		"home_server": a.accounts.ServerName(),
+	}))
 	return nil
 }
 

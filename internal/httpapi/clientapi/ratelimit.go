@@ -33,6 +33,9 @@ type Limiters struct {
 	// LoginFailedAttempts (rc_login.failed_attempts) is keyed by the account
 	// named; wrong passwords count.
 	LoginFailedAttempts *ratelimit.Limiter
+	// GetLoginToken is keyed by user; every login token minted by POST
+	// /login/get_token counts (Synapse: one a minute, not configurable).
+	GetLoginToken *ratelimit.Limiter
 }
 
 // WithLimiters sets the rate limits the API enforces, including the one on

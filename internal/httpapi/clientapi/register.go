@@ -27,6 +27,7 @@ type registerRequest struct {
 	DeviceID                 string          `json:"device_id"`
 	InitialDeviceDisplayName string          `json:"initial_device_display_name"`
 	InhibitLogin             bool            `json:"inhibit_login"`
+	RefreshToken             bool            `json:"refresh_token"`
 	Auth                     json.RawMessage `json:"auth"`
 }
 
@@ -101,14 +102,15 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 		DeviceID:          req.DeviceID,
 		DeviceDisplayName: req.InitialDeviceDisplayName,
 		NoSession:         req.InhibitLogin,
+		RefreshToken:      req.RefreshToken,
 	})
 	if err != nil {
 		releaseToken()
 		return registrationError(err)
 	}
-	resp := map[string]string{"user_id": session.UserID, "home_server": a.accounts.ServerName()}
+	resp := map[string]any{"user_id": session.UserID, "home_server": a.accounts.ServerName()}
 	if !req.InhibitLogin {
-		resp["access_token"] = session.AccessToken
+		sessionResponse(session, resp)
 		resp["device_id"] = session.DeviceID
 	}
 	httpapi.WriteJSON(w, http.StatusOK, resp)
