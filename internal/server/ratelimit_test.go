@@ -164,6 +164,29 @@ func TestLoginRateLimits(t *testing.T) {
 			t.Fatalf("another account: %d %v", r.status, r.body)
 		}
 	})
+
+	t.Run("rc_login.failed_attempts: wrong passwords at re-authentication count too", func(t *testing.T) {
+		reg := registerFrom(t, srv, freshIP(), "erin")
+		token, _ := reg.body["access_token"].(string)
+		path := "/_matrix/client/v3/account/password?access_token=" + token
+		first := send(t, srv, freshIP(), http.MethodPost, path, map[string]any{"new_password": "new-pass-1"})
+		session, _ := first.body["session"].(string)
+		if first.status != http.StatusUnauthorized || session == "" {
+			t.Fatalf("no UIA challenge: %d %v", first.status, first.body)
+		}
+		stage := func(pw string) map[string]any {
+			return map[string]any{"new_password": "new-pass-1", "auth": map[string]any{
+				"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "erin"},
+				"password": pw, "session": session}}
+		}
+		for i := range 3 {
+			if r := send(t, srv, freshIP(), http.MethodPost, path, stage("wrong")); r.status != http.StatusUnauthorized {
+				t.Fatalf("wrong password %d: %d %v", i+1, r.status, r.body)
+			}
+		}
+		mustBeLimited(t, send(t, srv, freshIP(), http.MethodPost, path, stage("pw-erin")), "re-authentication after 3 failures")
+		mustBeLimited(t, send(t, srv, freshIP(), http.MethodPost, loginPath, passwordLogin("erin", "pw-erin")), "login after 3 re-authentication failures")
+	})
 }
 
 func TestRegistrationRateLimits(t *testing.T) {

@@ -131,9 +131,16 @@ func (a *API) reauthenticate(w http.ResponseWriter, r *http.Request, who account
 	return true, nil
 }
 
+// checkPassword verifies a password stage. Wrong passwords count against
+// rc_login.failed_attempts as they do at /login, so re-authentication
+// cannot be used to guess a password at bcrypt speed.
 func (a *API) checkPassword(ctx context.Context, user, password string) (string, error) {
+	if err := limitErr(a.limits.LoginFailedAttempts.Check(a.loginKey(user))); err != nil {
+		return "", err
+	}
 	userID, err := a.accounts.CheckPassword(ctx, user, password)
 	if errors.Is(err, accounts.ErrInvalidCredentials) {
+		a.limits.LoginFailedAttempts.Allow(a.loginKey(user))
 		return "", uia.ErrInvalidCredentials
 	}
 	return userID, err
