@@ -43,10 +43,10 @@ func parsePowerLevelsStrict(v roomversion.Version, content []byte) (*powerLevels
 	var hasUsers bool
 	for {
 		mem, ok := it.Next()
-		val := mem.Value
 		if !ok {
 			break
 		}
+		val := mem.Value
 		name, _ := mem.Name()
 		switch name {
 		case "events":
@@ -112,10 +112,10 @@ func parseLevelMap(v roomversion.Version, raw []byte, userKeys, nullIsAbsent boo
 	m := make(map[string]int64)
 	for {
 		mem, ok := it.Next()
-		val := mem.Value
 		if !ok {
 			break
 		}
+		val := mem.Value
 		key, ok := mem.Name()
 		if !ok {
 			return nil, "bad key"
@@ -156,10 +156,10 @@ func parsePowerLevelsLenient(v roomversion.Version, content []byte) *powerLevels
 		}
 		for {
 			mem, ok := it.Next()
-			val := mem.Value
 			if !ok {
 				return m
 			}
+			val := mem.Value
 			key, ok1 := mem.Name()
 			l, ok2 := ParseLevel(v, val)
 			if ok1 && ok2 {
@@ -169,10 +169,10 @@ func parsePowerLevelsLenient(v roomversion.Version, content []byte) *powerLevels
 	}
 	for {
 		mem, ok := it.Next()
-		val := mem.Value
 		if !ok {
 			break
 		}
+		val := mem.Value
 		name, _ := mem.Name()
 		switch name {
 		case "events":
