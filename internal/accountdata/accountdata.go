@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/axonhs/axon/internal/storage"
+	"github.com/axonhs/axon/internal/streams"
 )
 
 // Errors a caller can map to Matrix error codes.
@@ -36,15 +37,38 @@ const MaxTagBytes = 255
 // Store is the storage the service needs.
 type Store interface {
 	AccountData(ctx context.Context, userID, roomID, typ string) ([]byte, error)
-	SetAccountData(ctx context.Context, userID, roomID, typ string, content []byte) error
-	UpdateAccountData(ctx context.Context, userID, roomID, typ string, update func(old []byte) ([]byte, error)) error
+	SetAccountData(ctx context.Context, userID, roomID, typ string, content []byte, pos int64) error
+	UpdateAccountData(ctx context.Context, userID, roomID, typ string, pos int64, update func(old []byte) ([]byte, error)) error
 }
 
-// Service stores account data.
-type Service struct{ store Store }
+// Service stores account data. Every write takes the next position of the
+// account data stream, so /sync can send what changed since a token.
+type Service struct {
+	store Store
+	seq   *streams.Sequence
+	wake  func(userID string) // wakes the user's waiting syncs
+}
 
-// New returns an account data service.
-func New(store Store) *Service { return &Service{store: store} }
+// New returns an account data service writing positions from seq; wake,
+// if not nil, is told whose account data changed.
+func New(store Store, seq *streams.Sequence, wake func(userID string)) *Service {
+	if wake == nil {
+		wake = func(string) {}
+	}
+	return &Service{store: store, seq: seq, wake: wake}
+}
+
+// write runs fn with the next stream position and wakes the user's syncs
+// once it is durable.
+func (s *Service) write(userID string, fn func(pos int64) error) error {
+	pos := s.seq.Reserve()
+	err := fn(pos)
+	s.seq.Finish(pos)
+	if err == nil {
+		s.wake(userID)
+	}
+	return err
+}
 
 // Get returns a document; roomID "" means global account data.
 func (s *Service) Get(ctx context.Context, userID, roomID, typ string) ([]byte, error) {
@@ -67,7 +91,9 @@ func (s *Service) Put(ctx context.Context, userID, roomID, typ string, content [
 		}
 		content = compact
 	}
-	return s.store.SetAccountData(ctx, userID, roomID, typ, content)
+	return s.write(userID, func(pos int64) error {
+		return s.store.SetAccountData(ctx, userID, roomID, typ, content, pos)
+	})
 }
 
 // compactObject checks that content is a JSON object and removes
@@ -121,19 +147,23 @@ func (s *Service) SetTag(ctx context.Context, userID, roomID, tag string, info [
 	if err != nil {
 		return err
 	}
-	return s.store.UpdateAccountData(ctx, userID, roomID, TagType, func(old []byte) ([]byte, error) {
-		tags := decodeTags(old)
-		tags[tag] = compact
-		return json.Marshal(tagsDoc{Tags: tags})
+	return s.write(userID, func(pos int64) error {
+		return s.store.UpdateAccountData(ctx, userID, roomID, TagType, pos, func(old []byte) ([]byte, error) {
+			tags := decodeTags(old)
+			tags[tag] = compact
+			return json.Marshal(tagsDoc{Tags: tags})
+		})
 	})
 }
 
 // DeleteTag removes a tag; removing an absent tag is not an error.
 func (s *Service) DeleteTag(ctx context.Context, userID, roomID, tag string) error {
-	return s.store.UpdateAccountData(ctx, userID, roomID, TagType, func(old []byte) ([]byte, error) {
-		tags := decodeTags(old)
-		delete(tags, tag)
-		return json.Marshal(tagsDoc{Tags: tags})
+	return s.write(userID, func(pos int64) error {
+		return s.store.UpdateAccountData(ctx, userID, roomID, TagType, pos, func(old []byte) ([]byte, error) {
+			tags := decodeTags(old)
+			delete(tags, tag)
+			return json.Marshal(tagsDoc{Tags: tags})
+		})
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/axonhs/axon/internal/accountdata"
 	"github.com/axonhs/axon/internal/storage"
 	"github.com/axonhs/axon/internal/storage/storagetest"
+	"github.com/axonhs/axon/internal/streams"
 )
 
 func TestAccountData(t *testing.T) {
@@ -17,7 +18,7 @@ func TestAccountData(t *testing.T) {
 		if err := db.CreateUser(ctx, storage.NewUser{UserID: "@a:x"}, nil, nil); err != nil {
 			t.Fatal(err)
 		}
-		svc := accountdata.New(db)
+		svc := accountdata.New(db, streams.NewSequence(0), nil)
 
 		if err := svc.Put(ctx, "@a:x", "", "im.example", []byte(` { "n" : 1.5 } `)); err != nil {
 			t.Fatal(err)

@@ -28,7 +28,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u storage.NewUser, d *storage.NewDevice, t *storage.NewAccessToken) error
 	UserIDsCaseInsensitive(ctx context.Context, userID string) ([]string, error)
 	GetUser(ctx context.Context, userID string) (storage.User, error)
-	CreateSession(ctx context.Context, d storage.NewDevice, t storage.NewAccessToken) error
+	StartSession(ctx context.Context, d storage.NewDevice, t storage.NewAccessToken) ([][]byte, error)
 	LookupAccessToken(ctx context.Context, tokenHash []byte) (storage.TokenOwner, error)
 	DeleteDevice(ctx context.Context, userID, deviceID string) ([][]byte, error)
 	DeleteAllDevices(ctx context.Context, userID string) ([][]byte, error)
@@ -47,6 +47,13 @@ type Store interface {
 	CreateLoginToken(ctx context.Context, tokenHash []byte, userID string, createdAt, expiresAt time.Time) error
 	LoginTokenUser(ctx context.Context, tokenHash []byte, now time.Time) (string, error)
 	ConsumeLoginToken(ctx context.Context, tokenHash []byte, now time.Time) (string, error)
+	// Expired tokens (cleanup.go).
+	DeleteExpiredAccessTokens(ctx context.Context, before time.Time, limit int) ([][]byte, error)
+	DeleteDeadRefreshTokens(ctx context.Context, before time.Time, limit int) ([][]byte, int, error)
+	DeleteExpiredLoginTokens(ctx context.Context, before time.Time, limit int) (int, error)
+	// Guests (guest.go).
+	MaxNumericLocalpart(ctx context.Context) (int64, error)
+	UpgradeGuest(ctx context.Context, u storage.GuestUpgrade, d *storage.NewDevice, t *storage.NewAccessToken) ([][]byte, error)
 }
 
 // Service creates and manages accounts on one server.
@@ -58,6 +65,7 @@ type Service struct {
 	now        func() time.Time
 	devices    deviceState // last-seen tracking and deactivation hooks (devices.go); zero value ready
 	lifetimes  Lifetimes   // token lifetimes (refresh.go)
+	guestIDs   guestIDs    // numbering of guest accounts (guest.go)
 }
 
 // New returns a Service for the users of serverName.
@@ -85,6 +93,9 @@ type NewAccount struct {
 	NoSession bool
 	// RefreshToken: the client supports refresh tokens (refresh.go).
 	RefreshToken bool
+	// ConsentVersion is the privacy policy version the user agreed to
+	// while registering (m.login.terms); "" for none.
+	ConsentVersion string
 }
 
 // Session is a logged-in device of a user.
@@ -149,7 +160,7 @@ func (s *Service) Register(ctx context.Context, acct NewAccount) (Session, error
 	}
 	err = s.store.CreateUser(ctx,
 		storage.NewUser{UserID: userID, PasswordHash: hash, Admin: acct.Admin, UserType: acct.UserType, CreatedAt: now,
-			DisplayName: cmp.Or(acct.DisplayName, acct.Localpart)},
+			DisplayName: cmp.Or(acct.DisplayName, acct.Localpart), ConsentVersion: acct.ConsentVersion},
 		device, token)
 	if errors.Is(err, storage.ErrUserExists) {
 		return Session{}, ErrUserInUse

@@ -2,7 +2,7 @@ package accounts
 
 import (
 	"fmt"
-	"strconv"
+	"strings"
 
 	"github.com/axonhs/axon/internal/matrix/id"
 )
@@ -18,7 +18,7 @@ func (s *Service) UserID(localpart string) (string, error) {
 	if localpart[0] == '_' {
 		return "", fmt.Errorf("%w: user ID may not begin with _", ErrInvalidUsername)
 	}
-	if _, err := strconv.ParseUint(localpart, 10, 64); err == nil {
+	if strings.TrimLeft(localpart, "0123456789") == "" {
 		return "", fmt.Errorf("%w: numeric user IDs are reserved for guest users", ErrInvalidUsername)
 	}
 	userID, err := id.NewUserID(localpart, id.ServerName(s.serverName))

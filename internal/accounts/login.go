@@ -79,6 +79,10 @@ func (s *Service) resolveLoginUser(ctx context.Context, typed string) (string, e
 	return "", ErrInvalidCredentials
 }
 
+// startSession logs userID in on deviceID, a new device when empty. A
+// login naming an existing device ends the device's earlier session: the
+// spec has the server invalidate the access and refresh tokens previously
+// assigned to it (Synapse keeps them), and they stop working at once.
 func (s *Service) startSession(ctx context.Context, userID, deviceID, displayName string, wantRefresh bool) (Session, error) {
 	if deviceID == "" {
 		var err error
@@ -91,10 +95,13 @@ func (s *Service) startSession(ctx context.Context, userID, deviceID, displayNam
 	if err != nil {
 		return Session{}, err
 	}
-	err = s.store.CreateSession(ctx,
+	revoked, err := s.store.StartSession(ctx,
 		storage.NewDevice{UserID: userID, DeviceID: deviceID, DisplayName: displayName, CreatedAt: now}, tok)
 	if err != nil {
 		return Session{}, fmt.Errorf("start session for %s: %w", userID, err)
+	}
+	if len(revoked) > 0 {
+		s.tokens.forget(revoked)
 	}
 	return session, nil
 }

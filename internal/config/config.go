@@ -50,10 +50,17 @@ type Config struct {
 	// m.login.registration_token stage (the one verifier Axon supports).
 	RegistrationRequiresToken bool
 
+	// AllowGuestAccess: allow_guest_access, registration of guest accounts.
+	AllowGuestAccess bool
+	// UserConsent is the user_consent section, nil when absent (consent.go).
+	UserConsent *UserConsent
+
 	// Profile settings.
 	EnableSetDisplayName          bool // enable_set_displayname, default true
 	EnableSetAvatarURL            bool // enable_set_avatar_url, default true
 	RequireAuthForProfileRequests bool // require_auth_for_profile_requests
+	// LimitProfileRequestsToUsersWhoShareRooms: limit_profile_requests_to_users_who_share_rooms.
+	LimitProfileRequestsToUsersWhoShareRooms bool
 
 	// RateLimits are the rc_* settings (ratelimits.go).
 	RateLimits RateLimits

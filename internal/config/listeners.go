@@ -16,7 +16,7 @@ var listenerKeys = []string{"port", "bind_addresses", "bind_address", "type", "t
 // are the ones Axon does not serve yet.
 var (
 	resourceNames       = []string{"client", "consent", "federation", "health", "keys", "media", "metrics", "openid", "replication", "static"}
-	resourceUnsupported = []string{"consent", "replication"}
+	resourceUnsupported = []string{"replication"}
 )
 
 func (l *loader) listeners(e entry, path string) {

@@ -229,7 +229,8 @@ type loader struct {
 
 	serverNameSeen bool
 	reportStats    bool
-	regChecks      map[string]bool // settings that make open registration safe
+	regChecks      map[string]bool       // settings that make open registration safe
+	tokenKeys      map[string]*yaml.Node // token lifetime keys given, for checkSessionLifetime (tokens.go)
 }
 
 // topHandlers maps each key Axon implements to its reader.
@@ -266,6 +267,9 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"require_auth_for_profile_requests": func(l *loader, e entry, path string) {
 		l.optBool(e, path, &l.c.RequireAuthForProfileRequests)
 	},
+	"limit_profile_requests_to_users_who_share_rooms": func(l *loader, e entry, path string) {
+		l.optBool(e, path, &l.c.LimitProfileRequestsToUsersWhoShareRooms)
+	},
 	"enable_metrics": func(l *loader, e entry, path string) {
 		l.optBool(e, path, &l.c.EnableMetrics)
 	},
@@ -288,6 +292,10 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 		}
 	},
 	"password_config": (*loader).passwordConfig,
+	"allow_guest_access": func(l *loader, e entry, path string) {
+		l.optBool(e, path, &l.c.AllowGuestAccess)
+	},
+	"user_consent": (*loader).userConsent,
 	// rc_* rate limits (ratelimits.go).
 	"rc_message": (*loader).rateLimits, "rc_registration": (*loader).rateLimits,
 	"rc_registration_token_validity": (*loader).rateLimits, "rc_login": (*loader).rateLimits,
@@ -296,6 +304,7 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"refreshable_access_token_lifetime":    tokenLifetime(func(t *TokenLifetimes) **time.Duration { return &t.RefreshableAccessTokenLifetime }),
 	"refresh_token_lifetime":               tokenLifetime(func(t *TokenLifetimes) **time.Duration { return &t.RefreshTokenLifetime }),
 	"nonrefreshable_access_token_lifetime": tokenLifetime(func(t *TokenLifetimes) **time.Duration { return &t.NonrefreshableAccessTokenLifetime }),
+	"session_lifetime":                     tokenLifetime(func(t *TokenLifetimes) **time.Duration { return &t.SessionLifetime }),
 	"login_via_existing_session":           (*loader).loginViaExistingSession,
 	"max_upload_size": func(l *loader, e entry, path string) {
 		if !isNull(e.val) {
@@ -367,6 +376,8 @@ func (l *loader) finish(root *yaml.Node) {
 		l.w.warnf(nil, "report_stats", "not set; defaulting to false (Synapse refuses to start without it, so set it to true or false)")
 	}
 	l.resolveSecrets()
+	l.checkSessionLifetime()
+	l.finishConsent()
 	if c.PublicBaseURL == "" && c.ServerName != "" {
 		c.PublicBaseURL = "https://" + c.ServerName + "/"
 	}

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // Defaults of the token settings, as Synapse's.
 const (
@@ -23,6 +27,10 @@ type TokenLifetimes struct {
 	// how long an access token issued without a refresh token lasts. nil:
 	// forever.
 	NonrefreshableAccessTokenLifetime *time.Duration
+	// SessionLifetime (session_lifetime): how long a session lasts after
+	// login, refreshes included; then the user must log in again. It caps
+	// the other lifetimes. nil: forever.
+	SessionLifetime *time.Duration
 }
 
 // LoginViaExistingSession is the login_via_existing_session section:
@@ -41,6 +49,10 @@ func defaultLoginViaExistingSession() LoginViaExistingSession {
 // the field to nil.
 func tokenLifetime(field func(*TokenLifetimes) **time.Duration) func(l *loader, e entry, path string) {
 	return func(l *loader, e entry, path string) {
+		if l.tokenKeys == nil {
+			l.tokenKeys = map[string]*yaml.Node{}
+		}
+		l.tokenKeys[path] = e.val
 		dst := field(&l.c.TokenLifetimes)
 		if isNull(e.val) {
 			*dst = nil
@@ -48,6 +60,29 @@ func tokenLifetime(field func(*TokenLifetimes) **time.Duration) func(l *loader, 
 		}
 		if d, ok := l.w.duration(e.val, path); ok {
 			*dst = &d
+		}
+	}
+}
+
+// checkSessionLifetime refuses, as Synapse does, a token lifetime longer
+// than session_lifetime. Synapse compares refreshable_access_token_lifetime
+// only when the file sets it, so its 5m default never conflicts.
+func (l *loader) checkSessionLifetime() {
+	tl := l.c.TokenLifetimes
+	if tl.SessionLifetime == nil {
+		return
+	}
+	for _, k := range []struct {
+		key string
+		d   *time.Duration
+	}{
+		{"refreshable_access_token_lifetime", tl.RefreshableAccessTokenLifetime},
+		{"nonrefreshable_access_token_lifetime", tl.NonrefreshableAccessTokenLifetime},
+		{"refresh_token_lifetime", tl.RefreshTokenLifetime},
+	} {
+		n, given := l.tokenKeys[k.key]
+		if given && k.d != nil && *k.d > *tl.SessionLifetime {
+			l.w.errorf(n, k.key, "%s exceeds session_lifetime (%s): a token cannot outlive the session it belongs to", *k.d, *tl.SessionLifetime)
 		}
 	}
 }

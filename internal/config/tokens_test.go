@@ -50,3 +50,32 @@ login_via_existing_session:
 	mustOne(t, d, "refresh_token_lifetime", Error, 3, "duration")
 	mustOne(t, d, "login_via_existing_session.token_timout", Warning, 5, "")
 }
+
+func TestSessionLifetime(t *testing.T) {
+	c, d := parse(t, minimal+"session_lifetime: 24h\nrefresh_token_lifetime: 1h\n")
+	if len(d) != 0 || c.TokenLifetimes.SessionLifetime == nil || *c.TokenLifetimes.SessionLifetime != 24*time.Hour {
+		t.Fatalf("session_lifetime %v, diagnostics %v", c.TokenLifetimes.SessionLifetime, d)
+	}
+	if c, d := parse(t, minimal+"session_lifetime: null\n"); len(d) != 0 || c.TokenLifetimes.SessionLifetime != nil {
+		t.Fatalf("null: %v %v", c.TokenLifetimes.SessionLifetime, d)
+	}
+
+	// As in Synapse, no lifetime may exceed the session's, but the default
+	// refreshable_access_token_lifetime (5m) is not compared.
+	_, d = parse(t, minimal+"session_lifetime: 1m\n")
+	if len(d) != 0 {
+		t.Fatalf("default refreshable lifetime compared: %v", d)
+	}
+	_, d = parse(t, minimal+`session_lifetime: 1h
+refreshable_access_token_lifetime: 2h
+nonrefreshable_access_token_lifetime: 1h
+refresh_token_lifetime: 1d
+`)
+	mustOne(t, d, "refreshable_access_token_lifetime", Error, 4, "exceeds session_lifetime")
+	mustOne(t, d, "refresh_token_lifetime", Error, 6, "exceeds session_lifetime")
+	if got := find(d, "nonrefreshable_access_token_lifetime"); len(got) != 0 {
+		t.Fatalf("equal lifetime refused: %v", got)
+	}
+	_, d = parse(t, minimal+"nonrefreshable_access_token_lifetime: 2h\nsession_lifetime: 1h\n")
+	mustOne(t, d, "nonrefreshable_access_token_lifetime", Error, 3, "exceeds session_lifetime")
+}

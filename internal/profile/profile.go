@@ -60,6 +60,15 @@ type Settings struct {
 type Service struct {
 	store    Store
 	settings Settings
+	// onChange hears of display name and avatar changes (member events
+	// in rooms carry them).
+	onChange []func(ctx context.Context, userID string)
+}
+
+// OnChange registers fn to run after a user's display name or avatar
+// changes, before Set returns.
+func (s *Service) OnChange(fn func(ctx context.Context, userID string)) {
+	s.onChange = append(s.onChange, fn)
 }
 
 // New returns a profile service.
@@ -102,12 +111,18 @@ func (s *Service) Set(ctx context.Context, userID, key string, value []byte) err
 			return err
 		}
 	}
-	return s.store.SetProfileField(ctx, userID, key, value, func(after map[string][]byte) error {
+	err := s.store.SetProfileField(ctx, userID, key, value, func(after map[string][]byte) error {
 		if profileSize(after) > MaxProfileBytes {
 			return ErrProfileTooLarge
 		}
 		return nil
 	})
+	if err == nil && (key == DisplayName || key == AvatarURL) {
+		for _, fn := range s.onChange {
+			fn(ctx, userID)
+		}
+	}
+	return err
 }
 
 func (s *Service) checkKey(key string) error {

@@ -200,3 +200,85 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("%d actions allowed, want 50", allowed)
 	}
 }
+
+// allowed counts how many of n actions for user/key are allowed at once.
+func allowed(l *Limiter, user, key string, n int) int {
+	got := 0
+	for range n {
+		if ok, _ := l.AllowFor(user, key); ok {
+			got++
+		}
+	}
+	return got
+}
+
+func TestOverrides(t *testing.T) {
+	overrides := map[string]Override{
+		"@fast:x":   {PerSecond: 5, Burst: 10},
+		"@free:x":   {PerSecond: 0, Burst: 0},
+		"@frozen:x": {PerSecond: 1, Burst: 0},
+	}
+	lookup := func(user string) (Override, bool) { o, ok := overrides[user]; return o, ok }
+	l, c := newFake(0.2, 3, WithOverrides(lookup))
+
+	if got := allowed(l, "@plain:x", "@plain:x", 20); got != 3 {
+		t.Errorf("user without override: %d allowed, want the limiter's burst of 3", got)
+	}
+	if got := allowed(l, "@fast:x", "@fast:x", 20); got != 10 {
+		t.Errorf("overridden user: %d allowed, want the override's burst of 10", got)
+	}
+	// The override's rate drains the bucket: 5 a second.
+	c.advance(time.Second)
+	if got := allowed(l, "@fast:x", "@fast:x", 20); got != 5 {
+		t.Errorf("overridden user after a second: %d allowed, want 5", got)
+	}
+	if got := allowed(l, "@free:x", "@free:x", 100); got != 100 {
+		t.Errorf("exempt user: %d allowed, want all", got)
+	}
+	// As in Synapse, a burst of 0 with a rate refuses everything.
+	if got := allowed(l, "@frozen:x", "@frozen:x", 5); got != 0 {
+		t.Errorf("burst 0: %d allowed", got)
+	}
+	// Allow and Check name no user, so no override applies.
+	for range 3 {
+		l.Allow("@free:x")
+	}
+	if ok, _ := l.Check("@free:x"); ok {
+		t.Error("Allow without a user used the exemption")
+	}
+	if ok, _ := l.CheckFor("@free:x", "@free:x"); !ok {
+		t.Error("CheckFor ignored the exemption")
+	}
+
+	// Overrides are looked up on every action: a change applies at once.
+	overrides["@plain:x"] = Override{}
+	if got := allowed(l, "@plain:x", "@plain:x", 10); got != 10 {
+		t.Errorf("newly exempt user: %d allowed", got)
+	}
+	delete(overrides, "@plain:x")
+	if ok, _ := l.AllowFor("@plain:x", "@plain:x"); ok {
+		t.Error("an override removed still applies")
+	}
+}
+
+func TestExemptionsIgnoreOverrideValues(t *testing.T) {
+	overrides := map[string]Override{
+		"@fast:x": {PerSecond: 5, Burst: 10},
+		"@free:x": {},
+	}
+	lookup := func(user string) (Override, bool) { o, ok := overrides[user]; return o, ok }
+	l, _ := newFake(0.1, 2, WithExemptions(lookup))
+	if got := allowed(l, "@fast:x", "room", 20); got != 2 {
+		t.Errorf("non-zero override: %d allowed, want the limiter's burst of 2", got)
+	}
+	// The exemption follows the user, whatever the key.
+	if got := allowed(l, "@free:x", "room", 20); got != 20 {
+		t.Errorf("exempt user: %d allowed", got)
+	}
+	if got := allowed(l, "@free:x", "other room", 20); got != 20 {
+		t.Errorf("exempt user: %d allowed", got)
+	}
+	if got := allowed(l, "@other:x", "other room", 5); got != 2 {
+		t.Errorf("the exempt user's actions were counted: another user got %d of the burst of 2", got)
+	}
+}

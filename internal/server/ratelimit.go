@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/axonhs/axon/internal/accounts"
 	"github.com/axonhs/axon/internal/config"
 	"github.com/axonhs/axon/internal/httpapi/clientapi"
 	"github.com/axonhs/axon/internal/ratelimit"
@@ -8,8 +9,10 @@ import (
 
 // newLimiters builds the client API's rate limiters once per server, so
 // that every listener serving the client API shares the same buckets. A
-// limit the configuration leaves nil is not enforced.
-func newLimiters(rl config.RateLimits) clientapi.Limiters {
+// limit the configuration leaves nil is not enforced. overrides are the
+// per-user overrides of the admin API, which the limits Synapse applies
+// them to consult.
+func newLimiters(rl config.RateLimits, overrides *accounts.RateLimitOverrides) clientapi.Limiters {
 	return clientapi.Limiters{
 		Registration:              limiter(rl.Registration),
 		RegistrationAvailability:  limiter(rl.Registration),
@@ -19,12 +22,21 @@ func newLimiters(rl config.RateLimits) clientapi.Limiters {
 		LoginFailedAttempts:       limiter(rl.LoginFailedAttempts),
 		// Synapse's fixed limit on POST /login/get_token: one a minute.
 		GetLoginToken: ratelimit.New(1.0/60, 1),
+		Message:       limiter(rl.Message, ratelimit.WithOverrides(overrideLookup(overrides))),
 	}
 }
 
-func limiter(c *config.RateLimit) *ratelimit.Limiter {
+func limiter(c *config.RateLimit, opts ...ratelimit.Option) *ratelimit.Limiter {
 	if c == nil {
 		return nil
 	}
-	return ratelimit.New(c.PerSecond, float64(c.BurstCount))
+	return ratelimit.New(c.PerSecond, float64(c.BurstCount), opts...)
+}
+
+// overrideLookup adapts the overrides to the limiters' hook.
+func overrideLookup(overrides *accounts.RateLimitOverrides) func(string) (ratelimit.Override, bool) {
+	return func(userID string) (ratelimit.Override, bool) {
+		o, ok := overrides.Lookup(userID)
+		return ratelimit.Override{PerSecond: float64(o.MessagesPerSecond), Burst: float64(o.BurstCount)}, ok
+	}
 }

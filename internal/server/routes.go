@@ -8,11 +8,15 @@ import (
 
 	"github.com/axonhs/axon/internal/accounts"
 	"github.com/axonhs/axon/internal/config"
+	"github.com/axonhs/axon/internal/consent"
 	"github.com/axonhs/axon/internal/httpapi"
 	"github.com/axonhs/axon/internal/httpapi/adminapi"
 	"github.com/axonhs/axon/internal/httpapi/clientapi"
+	"github.com/axonhs/axon/internal/httpapi/consentapi"
 	"github.com/axonhs/axon/internal/httpapi/static"
 	"github.com/axonhs/axon/internal/metrics"
+	"github.com/axonhs/axon/internal/rooms"
+	"github.com/axonhs/axon/internal/syncer"
 )
 
 // services are the behaviours handlers call into.
@@ -23,6 +27,12 @@ type services struct {
 	// regTokens: registration tokens (admin API, m.login.registration_token).
 	regTokens *accounts.RegistrationTokens
 	limiters  clientapi.Limiters // rc_* rate limits (ratelimit.go)
+	// overrides: per-user rate-limit overrides (admin API, rc_message).
+	overrides *accounts.RateLimitOverrides
+	// consent serves the privacy policy (user_consent); nil without it.
+	consent *consent.Service
+	rooms   *rooms.Service
+	syncer  *syncer.Service
 }
 
 // buildListener mounts the resources a listener names. Resources that Axon
@@ -61,13 +71,19 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 			mounted[name] = true
 			switch name {
 			case "client":
-				clientapi.New(svc.accounts, svc.userData, clientSettings(cfg)).WithRegistrationTokens(svc.regTokens).WithLimiters(svc.limiters).Register(rt)
+				clientapi.New(svc.accounts, svc.userData, clientSettings(cfg)).WithRegistrationTokens(svc.regTokens).WithLimiters(svc.limiters).WithRooms(svc.rooms, svc.syncer).Register(rt)
 				adminapi.NewRegistrationTokens(svc.accounts, svc.regTokens).Register(rt)
 				adminapi.NewSharedSecretRegistration(cfg.RegistrationSharedSecret, svc.accounts).Register(rt)
 				adminapi.RegisterServerVersion(rt)
+				adminapi.NewRateLimitOverrides(svc.accounts, svc.overrides).Register(rt)
 				if !mounted["static"] {
 					static.Register(rt, cfg.ServerName)
 				}
+			case "consent":
+				if svc.consent == nil || cfg.FormSecret == "" {
+					return l, fmt.Errorf("listener on port %d: the consent resource needs a user_consent section and form_secret", lc.Port)
+				}
+				consentapi.Register(rt, svc.consent)
 			case "static":
 				if !mounted["client"] {
 					static.Register(rt, cfg.ServerName)
@@ -99,10 +115,11 @@ func clientSettings(cfg *config.Config) clientapi.Settings {
 
 		PasswordReauthEnabled: (cfg.Password.Enabled || cfg.Password.OnlyForReauth) && cfg.Password.LocalDBEnabled,
 
-		SetDisplayNameAllowed:  cfg.EnableSetDisplayName,
-		SetAvatarURLAllowed:    cfg.EnableSetAvatarURL,
-		RequireAuthForProfiles: cfg.RequireAuthForProfileRequests,
-		DefaultRoomVersion:     cfg.DefaultRoomVers,
+		SetDisplayNameAllowed:     cfg.EnableSetDisplayName,
+		SetAvatarURLAllowed:       cfg.EnableSetAvatarURL,
+		RequireAuthForProfiles:    cfg.RequireAuthForProfileRequests,
+		LimitProfileToSharedRooms: cfg.LimitProfileRequestsToUsersWhoShareRooms,
+		DefaultRoomVersion:        cfg.DefaultRoomVers,
 
 		RegistrationRequiresToken: cfg.RegistrationRequiresToken,
 
@@ -111,6 +128,9 @@ func clientSettings(cfg *config.Config) clientapi.Settings {
 			RequireUIAuth: cfg.LoginViaExistingSession.RequireUIAuth,
 			TokenTimeout:  cfg.LoginViaExistingSession.TokenTimeout,
 		},
+
+		GuestAccess: cfg.AllowGuestAccess,
+		Terms:       termsSettings(cfg),
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/axonhs/axon/internal/accountdata"
 	"github.com/axonhs/axon/internal/accounts"
 	"github.com/axonhs/axon/internal/config"
 	"github.com/axonhs/axon/internal/filter"
@@ -23,6 +22,7 @@ import (
 	"github.com/axonhs/axon/internal/metrics"
 	"github.com/axonhs/axon/internal/password"
 	"github.com/axonhs/axon/internal/profile"
+	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -32,8 +32,11 @@ type Server struct {
 	log       *slog.Logger
 	db        *storage.DB
 	accounts  *accounts.Service // flushed on Close
+	rooms     *rooms.Service    // stopped on Close
 	listeners []*httpapi.BoundListener
 	pidFile   string // written by New, removed by Close
+
+	stopCleanup func() // stops the periodic deletion of expired tokens
 }
 
 // New opens the database (migrating it) and binds every listener, so that
@@ -47,7 +50,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db}
-	if err := s.start(); err != nil {
+	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -55,14 +58,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 }
 
 // start binds the listeners and writes the pid file.
-func (s *Server) start() error {
+func (s *Server) start(ctx context.Context) error {
 	cfg := s.cfg
 	profiles := profile.New(s.db, profile.Settings{SetDisplayNameAllowed: cfg.EnableSetDisplayName, SetAvatarURLAllowed: cfg.EnableSetAvatarURL})
+	rs, err := s.startRooms(ctx, profiles)
+	if err != nil {
+		return err
+	}
 	svc := services{
+		rooms:    rs.rooms,
+		syncer:   rs.syncer,
 		accounts: accounts.New(s.db, cfg.ServerName, password.Hasher{Rounds: cfg.BcryptRounds, Pepper: cfg.Password.Pepper}),
 		userData: clientapi.UserData{
 			Profiles:    profiles,
-			AccountData: accountdata.New(s.db),
+			AccountData: rs.accountData,
 			Filters:     filter.New(s.db),
 		},
 		metrics: metrics.New(),
@@ -71,16 +80,28 @@ func (s *Server) start() error {
 		RefreshableAccessToken:    cfg.TokenLifetimes.RefreshableAccessTokenLifetime,
 		RefreshToken:              cfg.TokenLifetimes.RefreshTokenLifetime,
 		NonrefreshableAccessToken: cfg.TokenLifetimes.NonrefreshableAccessTokenLifetime,
+		Session:                   cfg.TokenLifetimes.SessionLifetime,
 	})
 	svc.regTokens = accounts.NewRegistrationTokens(s.db)
-	svc.limiters = newLimiters(cfg.RateLimits)
+	overrides, err := accounts.LoadRateLimitOverrides(ctx, s.db, cfg.ServerName)
+	if err != nil {
+		return err
+	}
+	svc.overrides = overrides
+	svc.limiters = newLimiters(cfg.RateLimits, overrides)
+	svc.consent = newConsent(cfg, s.db)
 	svc.accounts.OnDeactivate(func(ctx context.Context, userID string, erase bool) error {
+		// Leave before erasing, so the leave events do not need the profile.
+		if err := rs.rooms.LeaveAll(ctx, userID); err != nil {
+			return err
+		}
 		if !erase {
 			return nil
 		}
 		return profiles.Erase(ctx, userID)
 	})
 	s.accounts = svc.accounts
+	s.stopCleanup = svc.accounts.StartCleanup(accounts.CleanupInterval)
 	var tlsConfig *tls.Config
 	for i, lc := range cfg.Listeners {
 		l, err := buildListener(cfg, lc, svc, s.log)
@@ -140,6 +161,14 @@ func (s *Server) Close() {
 	if s.pidFile != "" {
 		_ = os.Remove(s.pidFile)
 		s.pidFile = ""
+	}
+	if s.stopCleanup != nil {
+		s.stopCleanup()
+		s.stopCleanup = nil
+	}
+	if s.rooms != nil {
+		s.rooms.Stop() // commits what is queued
+		s.rooms = nil
 	}
 	if s.accounts != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -24,6 +24,9 @@ type NewUser struct {
 	CreatedAt    time.Time
 	// DisplayName, when set, becomes the profile's displayname field.
 	DisplayName string
+	// ConsentVersion, when set, is the privacy policy version the user
+	// agreed to while registering (user_consent).
+	ConsentVersion string
 }
 
 // NewDevice is a device to create. An empty UserID means the new user's.
@@ -90,9 +93,10 @@ func (db *DB) CreateUser(ctx context.Context, u NewUser, dev *NewDevice, tok *Ne
 	}
 	return db.WriteTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, `
-			INSERT INTO users (user_id, password_hash, is_admin, user_type, is_guest, created_ts)
-			VALUES ($1, $2, $3, $4, $5, $6)`,
-			u.UserID, nullString(u.PasswordHash), u.Admin, nullString(u.UserType), u.Guest, millis(u.CreatedAt, now))
+			INSERT INTO users (user_id, password_hash, is_admin, user_type, is_guest, created_ts, consent_version, consent_ts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			u.UserID, nullString(u.PasswordHash), u.Admin, nullString(u.UserType), u.Guest, millis(u.CreatedAt, now),
+			nullString(u.ConsentVersion), consentMillis(u, now))
 		if tx.IsUniqueViolation(err) {
 			return fmt.Errorf("create user %s: %w", u.UserID, ErrUserExists)
 		}

@@ -14,15 +14,21 @@ import (
 type NewRefreshToken struct {
 	TokenHash []byte
 	ExpiresAt *time.Time // nil: does not expire
+	// SessionEndsAt is when the session ends whatever the refreshes
+	// (session_lifetime); nil: never.
+	SessionEndsAt *time.Time
 }
 
 // RefreshToken is a stored refresh token.
 type RefreshToken struct {
-	ID          int64
-	UserID      string
-	DeviceID    string
-	ExpiresAt   time.Time // zero: does not expire
-	Deactivated bool      // the user is deactivated
+	ID        int64
+	UserID    string
+	DeviceID  string
+	ExpiresAt time.Time // zero: does not expire
+	// SessionEndsAt is when the session ends, refreshes notwithstanding;
+	// zero: never.
+	SessionEndsAt time.Time
+	Deactivated   bool // the user is deactivated
 }
 
 // insertRefreshToken stores r for the user and device of the access token
@@ -33,9 +39,9 @@ func insertRefreshToken(ctx context.Context, tx *Tx, t NewAccessToken, r NewRefr
 	}
 	var id int64
 	err := tx.QueryRow(ctx, `
-		INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts, expires_ts)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		r.TokenHash, t.UserID, t.DeviceID, millis(t.CreatedAt, now), optMillis(r.ExpiresAt)).Scan(&id)
+		INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts, expires_ts, ultimate_session_expiry_ts)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		r.TokenHash, t.UserID, t.DeviceID, millis(t.CreatedAt, now), optMillis(r.ExpiresAt), optMillis(r.SessionEndsAt)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("create refresh token for %s: %w", t.UserID, err)
 	}
@@ -53,15 +59,15 @@ func optMillis(t *time.Time) any {
 // an error wrapping ErrNotFound.
 func (db *DB) LookupRefreshToken(ctx context.Context, tokenHash []byte) (RefreshToken, error) {
 	var (
-		r         RefreshToken
-		expiresMS sql.NullInt64
+		r                    RefreshToken
+		expiresMS, sessionMS sql.NullInt64
 	)
 	err := db.ReadTx(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `
-			SELECT r.id, r.user_id, r.device_id, r.expires_ts, u.deactivated
+			SELECT r.id, r.user_id, r.device_id, r.expires_ts, r.ultimate_session_expiry_ts, u.deactivated
 			FROM refresh_tokens r JOIN users u ON u.user_id = r.user_id
 			WHERE r.token_hash = $1`, tokenHash).
-			Scan(&r.ID, &r.UserID, &r.DeviceID, &expiresMS, &r.Deactivated)
+			Scan(&r.ID, &r.UserID, &r.DeviceID, &expiresMS, &sessionMS, &r.Deactivated)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return RefreshToken{}, fmt.Errorf("look up refresh token: %w", ErrNotFound)
@@ -71,6 +77,9 @@ func (db *DB) LookupRefreshToken(ctx context.Context, tokenHash []byte) (Refresh
 	}
 	if expiresMS.Valid {
 		r.ExpiresAt = time.UnixMilli(expiresMS.Int64)
+	}
+	if sessionMS.Valid {
+		r.SessionEndsAt = time.UnixMilli(sessionMS.Int64)
 	}
 	return r, nil
 }
@@ -163,12 +172,9 @@ func deleteRefreshTokensTx(ctx context.Context, tx *Tx, where string, args ...an
 }
 
 // CreateLoginToken stores a login token (m.login.token) for a user, by
-// digest, and deletes login tokens that expired more than a day ago.
+// digest. Expired ones are deleted by DeleteExpiredLoginTokens.
 func (db *DB) CreateLoginToken(ctx context.Context, tokenHash []byte, userID string, createdAt, expiresAt time.Time) error {
 	err := db.WriteTx(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM login_tokens WHERE expires_ts < $1`, createdAt.Add(-24*time.Hour).UnixMilli()); err != nil {
-			return err
-		}
 		_, err := tx.Exec(ctx, `INSERT INTO login_tokens (token_hash, user_id, created_ts, expires_ts) VALUES ($1, $2, $3, $4)`,
 			tokenHash, userID, createdAt.UnixMilli(), expiresAt.UnixMilli())
 		return err

@@ -103,7 +103,7 @@ func (db *DB) AccountData(ctx context.Context, userID, roomID, typ string) ([]by
 		return tx.QueryRow(ctx, `SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`,
 			userID, roomID, typ).Scan(&content)
 	})
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && content == "") {
 		return nil, fmt.Errorf("account data %s: %w", typ, ErrNotFound)
 	}
 	if err != nil {
@@ -112,17 +112,12 @@ func (db *DB) AccountData(ctx context.Context, userID, roomID, typ string) ([]by
 	return []byte(content), nil
 }
 
-// SetAccountData stores a document; nil content deletes it.
-func (db *DB) SetAccountData(ctx context.Context, userID, roomID, typ string, content []byte) error {
+// SetAccountData stores a document at stream position pos; nil content
+// deletes it. A deleted document is kept as an empty tombstone so /sync
+// can tell clients it is gone.
+func (db *DB) SetAccountData(ctx context.Context, userID, roomID, typ string, content []byte, pos int64) error {
 	err := db.WriteTx(ctx, func(tx *Tx) error {
-		if content == nil {
-			_, err := tx.Exec(ctx, `DELETE FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`, userID, roomID, typ)
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO account_data (user_id, room_id, type, content, updated_ts) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, updated_ts = excluded.updated_ts`,
-			userID, roomID, typ, string(content), time.Now().UnixMilli())
-		return err
+		return putAccountData(ctx, tx, userID, roomID, typ, content, pos)
 	})
 	if err != nil {
 		return fmt.Errorf("store account data %s of %s: %w", typ, userID, err)
@@ -130,39 +125,91 @@ func (db *DB) SetAccountData(ctx context.Context, userID, roomID, typ string, co
 	return nil
 }
 
+func putAccountData(ctx context.Context, tx *Tx, userID, roomID, typ string, content []byte, pos int64) error {
+	_, err := tx.Exec(ctx, `INSERT INTO account_data (user_id, room_id, type, content, updated_ts, stream_pos) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, updated_ts = excluded.updated_ts,
+		stream_pos = excluded.stream_pos`,
+		userID, roomID, typ, string(content), time.Now().UnixMilli(), pos)
+	return err
+}
+
 // UpdateAccountData reads, changes and writes one document in a single
-// transaction (for read-modify-write documents such as m.tag). update gets
-// nil when the document does not exist and returns the new content (nil
-// deletes it).
-func (db *DB) UpdateAccountData(ctx context.Context, userID, roomID, typ string, update func(old []byte) ([]byte, error)) error {
+// transaction (for read-modify-write documents such as m.tag), at stream
+// position pos. update gets nil when the document does not exist and
+// returns the new content (nil deletes it).
+func (db *DB) UpdateAccountData(ctx context.Context, userID, roomID, typ string, pos int64, update func(old []byte) ([]byte, error)) error {
 	err := db.WriteTx(ctx, func(tx *Tx) error {
 		var old []byte
 		var content string
 		err := tx.QueryRow(ctx, `SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`,
 			userID, roomID, typ).Scan(&content)
 		switch {
-		case err == nil:
+		case err == nil && content != "":
 			old = []byte(content)
-		case !errors.Is(err, sql.ErrNoRows):
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
 		updated, err := update(old)
 		if err != nil {
 			return err
 		}
-		if updated == nil {
-			_, err = tx.Exec(ctx, `DELETE FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`, userID, roomID, typ)
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO account_data (user_id, room_id, type, content, updated_ts) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, updated_ts = excluded.updated_ts`,
-			userID, roomID, typ, string(updated), time.Now().UnixMilli())
-		return err
+		return putAccountData(ctx, tx, userID, roomID, typ, updated, pos)
 	})
 	if err != nil {
 		return fmt.Errorf("update account data %s of %s: %w", typ, userID, err)
 	}
 	return nil
+}
+
+// AccountDataEntry is one document of a user's account data.
+type AccountDataEntry struct {
+	RoomID  string // "" for global
+	Type    string
+	Content []byte // empty: deleted
+	Pos     int64
+}
+
+// AccountDataSince returns the user's documents written at stream
+// positions in (after, upTo]; with after 0, only documents that exist.
+func (db *DB) AccountDataSince(ctx context.Context, userID string, after, upTo int64) ([]AccountDataEntry, error) {
+	var out []AccountDataEntry
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `SELECT room_id, type, content, stream_pos FROM account_data
+			WHERE user_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos`, userID, after, upTo)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e AccountDataEntry
+			var content string
+			if err := rows.Scan(&e.RoomID, &e.Type, &content, &e.Pos); err != nil {
+				return err
+			}
+			if content == "" && after == 0 {
+				continue
+			}
+			e.Content = []byte(content)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("account data since %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// MaxAccountDataPos is the highest account data stream position in use.
+func (db *DB) MaxAccountDataPos(ctx context.Context) (int64, error) {
+	var pos int64
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM account_data`).Scan(&pos)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read account data position: %w", err)
+	}
+	return pos, nil
 }
 
 // CreateFilter stores a filter and returns its ID, the user's next number.

@@ -35,6 +35,10 @@ func RequireAdmin(admins Admins, h AdminHandler) httpapi.HandlerFunc {
 			return &httpapi.Error{Status: http.StatusUnauthorized, Code: "M_UNKNOWN_TOKEN", Message: "Unrecognised access token",
 				Extra: map[string]any{"soft_logout": false}}
 		}
+		if errors.Is(err, accounts.ErrExpiredToken) {
+			return &httpapi.Error{Status: http.StatusUnauthorized, Code: "M_UNKNOWN_TOKEN", Message: "Access token has expired",
+				Extra: map[string]any{"soft_logout": true}}
+		}
 		if err != nil {
 			return err
 		}

@@ -37,6 +37,9 @@ type Accounts interface {
 	CreateLoginToken(ctx context.Context, userID string, ttl time.Duration) (string, error)
 	LoginTokenUser(ctx context.Context, token string) (string, error)
 	TokenLogin(ctx context.Context, req accounts.TokenLoginRequest) (accounts.Session, error)
+	// Guests (guest.go).
+	RegisterGuest(ctx context.Context, deviceDisplayName string) (accounts.Session, error)
+	UpgradeGuest(ctx context.Context, up accounts.GuestUpgrade) (accounts.Session, error)
 }
 
 // Settings are the homeserver.yaml settings the client API obeys.
@@ -51,16 +54,23 @@ type Settings struct {
 	// only_for_reauth, with localdb_enabled).
 	PasswordReauthEnabled bool
 
-	SetDisplayNameAllowed  bool   // enable_set_displayname
-	SetAvatarURLAllowed    bool   // enable_set_avatar_url
-	RequireAuthForProfiles bool   // require_auth_for_profile_requests
-	DefaultRoomVersion     string // default_room_version
+	SetDisplayNameAllowed  bool // enable_set_displayname
+	SetAvatarURLAllowed    bool // enable_set_avatar_url
+	RequireAuthForProfiles bool // require_auth_for_profile_requests
+	// LimitProfileToSharedRooms: limit_profile_requests_to_users_who_share_rooms.
+	LimitProfileToSharedRooms bool
+	DefaultRoomVersion        string // default_room_version
 
 	// RegistrationRequiresToken: registration_requires_token (regtokens.go).
 	RegistrationRequiresToken bool
 
 	// GetLoginToken: login_via_existing_session (tokens.go).
 	GetLoginToken GetLoginTokenSettings
+
+	// GuestAccess: allow_guest_access (guest.go).
+	GuestAccess bool
+	// Terms: user_consent at registration (terms.go).
+	Terms TermsSettings
 }
 
 // API serves the client-server endpoints.
@@ -71,6 +81,8 @@ type API struct {
 	uia      *uia.Sessions
 	regToken regTokenState
 	limits   Limiters // rate limits (ratelimit.go)
+	rooms    Rooms    // nil until SetRooms (rooms.go)
+	syncer   Syncer
 }
 
 // New returns the client API.
@@ -85,15 +97,16 @@ func (a *API) Register(rt *httpapi.Router) {
 	a.handle(rt, http.MethodGet, "/register/available", a.registerAvailable)
 	a.handle(rt, http.MethodGet, "/login", a.loginFlows)
 	a.handle(rt, http.MethodPost, "/login", a.login)
-	a.handle(rt, http.MethodPost, "/logout", a.authedAllowExpired(a.logout))
+	a.handle(rt, http.MethodPost, "/logout", a.authedWith(a.logout, access{allowExpired: true, guests: guestsAllowed}))
 	a.handle(rt, http.MethodPost, "/logout/all", a.authedAllowExpired(a.logoutAll))
-	a.handle(rt, http.MethodGet, "/account/whoami", a.authed(a.whoami))
-	a.handle(rt, http.MethodGet, "/capabilities", a.authed(a.capabilities))
+	a.handle(rt, http.MethodGet, "/account/whoami", a.guestAuthed(a.whoami))
+	a.handle(rt, http.MethodGet, "/capabilities", a.guestAuthed(a.capabilities))
 	a.registerUserData(rt)
 	a.registerDevices(rt)
 	a.registerAccount(rt)
 	a.registerRegistrationTokens(rt)
 	a.registerTokens(rt)
+	a.registerRooms(rt)
 }
 
 // handle mounts an endpoint under v3 and its older r0 name, which Synapse
@@ -106,14 +119,17 @@ func (a *API) handle(rt *httpapi.Router, method, path string, h httpapi.HandlerF
 // authedHandler is an endpoint that needs a logged-in user.
 type authedHandler func(w http.ResponseWriter, r *http.Request, who accounts.Requester) error
 
-// authed resolves the access token before calling h.
-func (a *API) authed(h authedHandler) httpapi.HandlerFunc { return a.authedWith(h, false) }
+// authed resolves the access token before calling h. Guests are refused
+// (guestAuthed lets them in).
+func (a *API) authed(h authedHandler) httpapi.HandlerFunc { return a.authedWith(h, access{}) }
 
 // authedAllowExpired is authed that also accepts an expired access token,
 // for /logout and /logout/all as in Synapse.
-func (a *API) authedAllowExpired(h authedHandler) httpapi.HandlerFunc { return a.authedWith(h, true) }
+func (a *API) authedAllowExpired(h authedHandler) httpapi.HandlerFunc {
+	return a.authedWith(h, access{allowExpired: true})
+}
 
-func (a *API) authedWith(h authedHandler, allowExpired bool) httpapi.HandlerFunc {
+func (a *API) authedWith(h authedHandler, acc access) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token, ok := httpapi.AccessToken(r)
 		if !ok {
@@ -124,7 +140,7 @@ func (a *API) authedWith(h authedHandler, allowExpired bool) httpapi.HandlerFunc
 			return unknownToken(false, "Unrecognised access token")
 		}
 		if errors.Is(err, accounts.ErrExpiredToken) {
-			if !allowExpired {
+			if !acc.allowExpired {
 				// The session lives on: refresh, or log in again on the device.
 				return unknownToken(true, "Access token has expired")
 			}
@@ -136,6 +152,9 @@ func (a *API) authedWith(h authedHandler, allowExpired bool) httpapi.HandlerFunc
 		ri := httpapi.Info(r.Context())
 		ri.User = who.UserID
 		a.accounts.RecordSeen(who, ri.ClientIP, r.UserAgent())
+		if who.Guest && (acc.guests == nil || !acc.guests(r)) {
+			return guestForbidden()
+		}
 		return h(w, r, who)
 	}
 }

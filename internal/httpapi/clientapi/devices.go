@@ -12,9 +12,9 @@ import (
 )
 
 func (a *API) registerDevices(rt *httpapi.Router) {
-	a.handle(rt, http.MethodGet, "/devices", a.authed(a.listDevices))
-	a.handle(rt, http.MethodGet, "/devices/{deviceId}", a.authed(a.getDevice))
-	a.handle(rt, http.MethodPut, "/devices/{deviceId}", a.authed(a.updateDevice))
+	a.handle(rt, http.MethodGet, "/devices", a.guestAuthed(a.listDevices))
+	a.handle(rt, http.MethodGet, "/devices/{deviceId}", a.guestAuthed(a.getDevice))
+	a.handle(rt, http.MethodPut, "/devices/{deviceId}", a.guestAuthed(a.updateDevice))
 	a.handle(rt, http.MethodDelete, "/devices/{deviceId}", a.authed(a.deleteDevice))
 	a.handle(rt, http.MethodPost, "/delete_devices", a.authed(a.deleteDevices))
 }

@@ -36,6 +36,13 @@ type Limiters struct {
 	// GetLoginToken is keyed by user; every login token minted by POST
 	// /login/get_token counts (Synapse: one a minute, not configurable).
 	GetLoginToken *ratelimit.Limiter
+	// Message (rc_message) is keyed by sender, with the sender's override
+	// from the admin API applied: count with AllowFor(sender, sender).
+	// Synapse's other per-user limits (rc_joins, rc_invites, ...) honour
+	// only an override's exemption (ratelimit.WithExemptions).
+	//
+	// No endpoint counts against it yet; sending events will.
+	Message *ratelimit.Limiter
 }
 
 // WithLimiters sets the rate limits the API enforces, including the one on

@@ -29,15 +29,18 @@ type registerRequest struct {
 	InhibitLogin             bool            `json:"inhibit_login"`
 	RefreshToken             bool            `json:"refresh_token"`
 	Auth                     json.RawMessage `json:"auth"`
+	// GuestAccessToken upgrades the guest it belongs to (guest.go).
+	GuestAccessToken *string `json:"guest_access_token"`
 }
 
 // register serves POST /register: account creation behind
-// User-Interactive Authentication.
+// User-Interactive Authentication, guest accounts (kind=guest) and the
+// upgrade of a guest to a regular user (guest_access_token).
 func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	switch kind := r.URL.Query().Get("kind"); kind {
 	case "", "user":
 	case "guest":
-		return &httpapi.Error{Status: http.StatusForbidden, Code: "M_GUEST_ACCESS_FORBIDDEN", Message: "Guest access is disabled"}
+		return a.registerGuest(w, r)
 	default:
 		return httpapi.InvalidParam("Invalid kind: " + kind)
 	}
@@ -60,10 +63,18 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	localpart := ""
+	guest := "" // the guest being upgraded
 	if req.Username != nil {
 		// Synapse folds the requested name to lower case.
 		localpart = strings.ToLower(*req.Username)
-		if err := a.checkNameAvailable(r, localpart); err != nil {
+		var err error
+		if req.GuestAccessToken != nil {
+			// Synapse ignores the token when no username names the guest.
+			guest, err = a.guestToUpgrade(r.Context(), localpart, *req.GuestAccessToken)
+		} else {
+			err = a.checkNameAvailable(r, localpart)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -96,14 +107,28 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	session, err := a.accounts.Register(r.Context(), accounts.NewAccount{
-		Localpart:         localpart,
-		Password:          *req.Password,
-		DeviceID:          req.DeviceID,
-		DeviceDisplayName: req.InitialDeviceDisplayName,
-		NoSession:         req.InhibitLogin,
-		RefreshToken:      req.RefreshToken,
-	})
+	var session accounts.Session
+	if guest != "" {
+		session, err = a.accounts.UpgradeGuest(r.Context(), accounts.GuestUpgrade{
+			UserID:            guest,
+			Password:          *req.Password,
+			DeviceID:          req.DeviceID,
+			DeviceDisplayName: req.InitialDeviceDisplayName,
+			NoSession:         req.InhibitLogin,
+			RefreshToken:      req.RefreshToken,
+			ConsentVersion:    a.consentVersion(),
+		})
+	} else {
+		session, err = a.accounts.Register(r.Context(), accounts.NewAccount{
+			Localpart:         localpart,
+			Password:          *req.Password,
+			DeviceID:          req.DeviceID,
+			DeviceDisplayName: req.InitialDeviceDisplayName,
+			NoSession:         req.InhibitLogin,
+			RefreshToken:      req.RefreshToken,
+			ConsentVersion:    a.consentVersion(),
+		})
+	}
 	if err != nil {
 		releaseToken()
 		return registrationError(err)
@@ -168,6 +193,9 @@ func registrationError(err error) error {
 		return &httpapi.Error{Status: http.StatusBadRequest, Code: "M_USER_IN_USE", Message: "User ID already taken."}
 	case errors.Is(err, accounts.ErrInvalidUsername):
 		return &httpapi.Error{Status: http.StatusBadRequest, Code: "M_INVALID_USERNAME", Message: err.Error()}
+	case errors.Is(err, accounts.ErrNotGuest):
+		// Upgraded or deactivated since the token was checked.
+		return notTheGuest()
 	}
 	return err
 }

@@ -55,15 +55,9 @@ func (a *API) requiresToken() bool {
 }
 
 // authorizeRegistration runs User-Interactive Authentication for /register.
+// Its flows and stages are registrationRequest's (terms.go).
 func (a *API) authorizeRegistration(ctx context.Context, auth *uia.Auth) (bool, uia.Challenge, error) {
-	if !a.requiresToken() {
-		done, ch, err := a.uia.Check(auth, registrationFlows)
-		return done, ch, uiaError(err)
-	}
-	done, ch, err := a.uia.AuthorizeStage(ctx, auth, uia.Request{
-		Flows:     tokenRegistrationFlows,
-		Verifiers: map[string]uia.Verifier{uia.StageRegistrationToken: uia.RegistrationTokenVerifier(a.reserveRegistrationToken)},
-	})
+	done, ch, err := a.uia.AuthorizeStage(ctx, auth, a.registrationRequest())
 	if err != nil {
 		return false, ch, reauthError(err)
 	}

@@ -48,7 +48,10 @@ func unknownToken(soft bool, msg string) error {
 }
 
 // refresh serves POST /refresh: a refresh token (no access token) buys a
-// new access token and refresh token.
+// new access token and refresh token. Like Synapse it has no rate limit:
+// only the holder of a valid refresh token gets anything from it, and
+// rc_login.address (0.003/s by default) would refuse a single client
+// refreshing every five minutes within hours.
 func (a *API) refresh(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		RefreshToken *string `json:"refresh_token"`
@@ -66,6 +69,12 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, accounts.ErrRefreshTokenExpired):
 		// The device still exists: the client may log in again on it.
 		return unknownToken(true, "The refresh token has expired")
+	case errors.Is(err, accounts.ErrSessionEnded):
+		// session_lifetime has passed; the device still exists. Synapse
+		// answers 403 M_FORBIDDEN here, but the spec's /refresh knows only
+		// 401 M_UNKNOWN_TOKEN, and soft_logout tells the client to log in
+		// again on the same device.
+		return unknownToken(true, "The session has expired and can no longer be refreshed")
 	case errors.Is(err, accounts.ErrRefreshDisabled):
 		return unknownToken(true, "Refresh tokens are disabled on this server; log in again")
 	case err != nil:

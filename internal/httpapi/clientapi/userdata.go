@@ -45,8 +45,9 @@ type Filters interface {
 func (a *API) registerUserData(rt *httpapi.Router) {
 	a.handle(rt, http.MethodGet, "/profile/{userId}", a.maybeAuthed(a.getProfile))
 	a.handle(rt, http.MethodGet, "/profile/{userId}/{keyName}", a.maybeAuthed(a.getProfileField))
-	a.handle(rt, http.MethodPut, "/profile/{userId}/{keyName}", a.owned(a.setProfileField))
-	a.handle(rt, http.MethodDelete, "/profile/{userId}/{keyName}", a.owned(a.deleteProfileField))
+	// Guests may change their display name only.
+	a.handle(rt, http.MethodPut, "/profile/{userId}/{keyName}", a.ownedWith(a.setProfileField, access{guests: guestDisplayNameOnly}))
+	a.handle(rt, http.MethodDelete, "/profile/{userId}/{keyName}", a.ownedWith(a.deleteProfileField, access{guests: guestDisplayNameOnly}))
 
 	a.handle(rt, http.MethodGet, "/user/{userId}/account_data/{type}", a.owned(a.getAccountData))
 	a.handle(rt, http.MethodPut, "/user/{userId}/account_data/{type}", a.owned(a.putAccountData))
@@ -65,9 +66,14 @@ func (a *API) registerUserData(rt *httpapi.Router) {
 
 // maybeAuthed authenticates when a token is present or when
 // require_auth_for_profile_requests demands it, and otherwise serves
-// anonymous requests.
+// anonymous requests. Guests are refused only where authentication is
+// required, as in Synapse, which otherwise ignores the token.
 func (a *API) maybeAuthed(h authedHandler) httpapi.HandlerFunc {
-	authed := a.authed(h)
+	acc := access{}
+	if !a.settings.RequireAuthForProfiles {
+		acc.guests = guestsAllowed
+	}
+	authed := a.authedWith(h, acc)
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if _, ok := httpapi.AccessToken(r); ok || a.settings.RequireAuthForProfiles {
 			return authed(w, r)
@@ -81,17 +87,22 @@ func (a *API) maybeAuthed(h authedHandler) httpapi.HandlerFunc {
 type ownedHandler func(w http.ResponseWriter, r *http.Request, userID string) error
 
 // owned authenticates and refuses requests about another user's data.
-func (a *API) owned(h ownedHandler) httpapi.HandlerFunc {
-	return a.authed(func(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+func (a *API) owned(h ownedHandler) httpapi.HandlerFunc { return a.ownedWith(h, access{}) }
+
+func (a *API) ownedWith(h ownedHandler, acc access) httpapi.HandlerFunc {
+	return a.authedWith(func(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
 		userID := r.PathValue("userId")
 		if userID != who.UserID {
 			return httpapi.Forbidden("Cannot access data of other users")
 		}
 		return h(w, r, userID)
-	})
+	}, acc)
 }
 
-func (a *API) getProfile(w http.ResponseWriter, r *http.Request, _ accounts.Requester) error {
+func (a *API) getProfile(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+	if err := a.checkProfileVisible(r.Context(), who, r.PathValue("userId")); err != nil {
+		return err
+	}
 	fields, err := a.data.Profiles.Get(r.Context(), r.PathValue("userId"))
 	if err != nil {
 		return profileError(err)
@@ -104,7 +115,10 @@ func (a *API) getProfile(w http.ResponseWriter, r *http.Request, _ accounts.Requ
 	return nil
 }
 
-func (a *API) getProfileField(w http.ResponseWriter, r *http.Request, _ accounts.Requester) error {
+func (a *API) getProfileField(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+	if err := a.checkProfileVisible(r.Context(), who, r.PathValue("userId")); err != nil {
+		return err
+	}
 	fields, err := a.data.Profiles.Get(r.Context(), r.PathValue("userId"))
 	if err != nil {
 		return profileError(err)
@@ -281,4 +295,22 @@ func readBody(r *http.Request) ([]byte, error) {
 // writeRaw sends stored JSON as it is.
 func writeRaw(w http.ResponseWriter, body []byte) {
 	httpapi.WriteJSON(w, http.StatusOK, json.RawMessage(body))
+}
+
+// checkProfileVisible applies limit_profile_requests_to_users_who_share_rooms.
+// As in Synapse, it applies where requests are authenticated
+// (require_auth_for_profile_requests): users see their own profile and
+// those of users they share a joined room with.
+func (a *API) checkProfileVisible(ctx context.Context, who accounts.Requester, target string) error {
+	if !a.settings.LimitProfileToSharedRooms || !a.settings.RequireAuthForProfiles || who.UserID == target || a.rooms == nil {
+		return nil
+	}
+	shared, err := a.rooms.ShareRoom(ctx, who.UserID, target)
+	if err != nil {
+		return err
+	}
+	if !shared {
+		return httpapi.Forbidden("Profile isn't available")
+	}
+	return nil
 }

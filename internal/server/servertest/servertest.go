@@ -6,10 +6,12 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"testing"
 
 	"github.com/axonhs/axon/internal/config"
 	"github.com/axonhs/axon/internal/server"
+	"github.com/axonhs/axon/internal/signingkey"
 	"github.com/axonhs/axon/internal/storage"
 	"github.com/axonhs/axon/internal/storage/storagetest"
 )
@@ -32,8 +34,17 @@ type Server struct {
 // database of engine; tests may adjust it before Start.
 func Config(t testing.TB, engine string) *config.Config {
 	t.Helper()
+	keyPath := filepath.Join(t.TempDir(), "axon.test.signing.key")
+	key, err := signingkey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signingkey.WriteNew(keyPath, key); err != nil {
+		t.Fatal(err)
+	}
 	return &config.Config{
-		ServerName: "axon.test",
+		ServerName:     "axon.test",
+		SigningKeyPath: keyPath,
 		Listeners: []config.Listener{{
 			Port:          0, // any free port
 			BindAddresses: []string{"127.0.0.1"},

@@ -1,0 +1,190 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/axonhs/axon/internal/accounts"
+	"github.com/axonhs/axon/internal/filter"
+	"github.com/axonhs/axon/internal/httpapi"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
+	"github.com/axonhs/axon/internal/rooms"
+	"github.com/axonhs/axon/internal/streams"
+)
+
+// getMembers serves GET /rooms/{roomId}/members with the membership and
+// not_membership filters.
+func (a *API) getMembers(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+	roomID, err := roomIDParam(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	want, notWant := q.Get("membership"), q.Get("not_membership")
+	evs, err := a.rooms.Members(r.Context(), who.UserID, roomID, func(m string) bool {
+		return (want == "" || m == want) && (notWant == "" || m != notWant)
+	})
+	if err != nil {
+		return roomsError(err)
+	}
+	body := append([]byte(`{"chunk":`), rooms.ClientEvents(evs, clientFormat(who))...)
+	writeRawJSON(w, append(body, '}'))
+	return nil
+}
+
+type joinedMember struct {
+	DisplayName json.RawMessage `json:"display_name,omitempty"`
+	AvatarURL   json.RawMessage `json:"avatar_url,omitempty"`
+}
+
+// getJoinedMembers serves GET /rooms/{roomId}/joined_members.
+func (a *API) getJoinedMembers(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+	roomID, err := roomIDParam(r)
+	if err != nil {
+		return err
+	}
+	evs, err := a.rooms.JoinedMembers(r.Context(), who.UserID, roomID)
+	if err != nil {
+		return roomsError(err)
+	}
+	joined := make(map[string]joinedMember, len(evs))
+	for _, ev := range evs {
+		content, _ := rawjson.Lookup(ev.PDU, "content")
+		var m joinedMember
+		if v, ok := rawjson.Lookup(content, "displayname"); ok && !rawjson.IsNull(v) {
+			m.DisplayName = v
+		}
+		if v, ok := rawjson.Lookup(content, "avatar_url"); ok && !rawjson.IsNull(v) {
+			m.AvatarURL = v
+		}
+		if ev.StateKey != nil {
+			joined[*ev.StateKey] = m
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"joined": joined})
+	return nil
+}
+
+// Pagination limits of /messages (Synapse's default and cap).
+const (
+	defaultMessagesLimit = 10
+	maxMessagesLimit     = 1000
+)
+
+// getMessages serves GET /rooms/{roomId}/messages.
+func (a *API) getMessages(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+	roomID, err := roomIDParam(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	req := rooms.MessagesRequest{User: who.UserID, RoomID: roomID, From: -1, To: -1, Limit: defaultMessagesLimit}
+	switch q.Get("dir") {
+	case "b":
+		req.Backwards = true
+	case "f":
+	default:
+		return httpapi.InvalidParam("dir must be b or f")
+	}
+	if req.From, err = positionParam(q.Get("from")); err != nil {
+		return err
+	}
+	if req.To, err = positionParam(q.Get("to")); err != nil {
+		return err
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return httpapi.InvalidParam("limit must be a non-negative integer")
+		}
+		req.Limit = min(max(n, 1), maxMessagesLimit)
+	}
+	if f := q.Get("filter"); f != "" {
+		var ef filter.RoomEventFilter
+		if err := json.Unmarshal([]byte(f), &ef); err != nil {
+			return httpapi.InvalidParam("filter is not a valid RoomEventFilter")
+		}
+		req.Filter = &ef
+		if ef.Limit != nil {
+			req.Limit = ef.LimitOr(defaultMessagesLimit, maxMessagesLimit)
+		}
+	}
+	page, err := a.rooms.Messages(r.Context(), req)
+	if err != nil {
+		return roomsError(err)
+	}
+	start := req.From
+	if start < 0 {
+		start = 0
+		if len(page.Events) > 0 {
+			start = page.Events[0].Pos
+			if req.Backwards {
+				start = page.Events[0].Pos
+			}
+		}
+	}
+	resp := map[string]any{
+		"start": streams.Token{Events: start}.String(),
+		"chunk": json.RawMessage(rooms.ClientEvents(page.Events, clientFormat(who))),
+	}
+	if page.End >= 0 {
+		resp["end"] = streams.Token{Events: page.End}.String()
+	}
+	if page.Members != nil {
+		resp["state"] = json.RawMessage(rooms.ClientEvents(page.Members, clientFormat(who)))
+	}
+	httpapi.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// positionParam parses a pagination token into an events position; ""
+// is -1 (unset).
+func positionParam(s string) (int64, error) {
+	if s == "" {
+		return -1, nil
+	}
+	t, err := streams.ParseToken(s)
+	if err != nil {
+		return 0, httpapi.InvalidParam("Invalid pagination token")
+	}
+	return t.Events, nil
+}
+
+// getContext serves GET /rooms/{roomId}/context/{eventId}.
+func (a *API) getContext(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+	roomID, err := roomIDParam(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	req := rooms.ContextRequest{User: who.UserID, RoomID: roomID, EventID: r.PathValue("eventId"), Limit: defaultMessagesLimit}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return httpapi.InvalidParam("limit must be a non-negative integer")
+		}
+		req.Limit = min(n, maxMessagesLimit)
+	}
+	if f := q.Get("filter"); f != "" {
+		var ef filter.RoomEventFilter
+		if err := json.Unmarshal([]byte(f), &ef); err != nil {
+			return httpapi.InvalidParam("filter is not a valid RoomEventFilter")
+		}
+		req.Filter = &ef
+	}
+	c, err := a.rooms.Context(r.Context(), req)
+	if err != nil {
+		return roomsError(err)
+	}
+	f := clientFormat(who)
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"event":         json.RawMessage(rooms.ClientEvent(c.Event, f)),
+		"events_before": json.RawMessage(rooms.ClientEvents(c.Before, f)),
+		"events_after":  json.RawMessage(rooms.ClientEvents(c.After, f)),
+		"state":         json.RawMessage(rooms.ClientEvents(c.State, f)),
+		"start":         streams.Token{Events: c.Start}.String(),
+		"end":           streams.Token{Events: c.End}.String(),
+	})
+	return nil
+}

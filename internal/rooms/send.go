@@ -1,0 +1,33 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Send sends a message or state event as a local user and returns its ID.
+// With a transaction ID, a retry returns the first send's event. The auth
+// rules decide what is allowed, including a second m.room.create (never).
+func (s *Service) Send(ctx context.Context, roomID string, p Proto, txn *Txn) (string, error) {
+	if p.Type == typeCanonicalAlias && p.StateKey != nil && *p.StateKey == "" {
+		if err := s.checkCanonicalAlias(ctx, roomID, p.Content); err != nil {
+			return "", err
+		}
+	}
+	return s.submit(ctx, roomID, p, txn)
+}
+
+// Redact redacts eventID on behalf of sender. event.Build places the
+// target where the room version wants it (top level, or content.redacts
+// from version 11).
+func (s *Service) Redact(ctx context.Context, roomID, sender, eventID, reason string, txn *Txn) (string, error) {
+	content := map[string]json.RawMessage{}
+	if reason != "" {
+		content["reason"] = mustJSON(reason)
+	}
+	raw, err := jsonContent(content)
+	if err != nil {
+		return "", err
+	}
+	return s.submit(ctx, roomID, Proto{Type: typeRedaction, Sender: sender, Content: raw, Redacts: eventID}, txn)
+}

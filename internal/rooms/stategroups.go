@@ -1,0 +1,102 @@
+package rooms
+
+import (
+	"context"
+	"sync"
+
+	"github.com/axonhs/axon/internal/matrix/authrules"
+	"github.com/axonhs/axon/internal/storage"
+)
+
+// maxCachedGroups bounds the state group cache. Groups are immutable, so
+// the cache never needs invalidating; a delta group is one or a few
+// entries, a snapshot one entry per piece of state.
+const maxCachedGroups = 20000
+
+// stateGroup is a cached state group.
+type stateGroup struct {
+	prev    int64 // 0 for a snapshot
+	entries map[authrules.StateKey]string
+}
+
+// groupCache holds recently used state groups.
+type groupCache struct {
+	mu     sync.Mutex
+	groups map[int64]*stateGroup
+}
+
+func (c *groupCache) get(id int64) (*stateGroup, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, ok := c.groups[id]
+	return g, ok
+}
+
+func (c *groupCache) put(id int64, g *stateGroup) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.groups == nil || len(c.groups) >= maxCachedGroups {
+		// Dropping everything is crude but bounded; groups reload in one
+		// query per chain.
+		c.groups = map[int64]*stateGroup{}
+	}
+	c.groups[id] = g
+}
+
+// group returns the state group id, loading its chain if needed.
+func (s *Service) group(ctx context.Context, id int64) (*stateGroup, error) {
+	if g, ok := s.groups.get(id); ok {
+		return g, nil
+	}
+	rows, err := s.db.StateGroupChain(ctx, id, func(gid int64) bool { _, ok := s.groups.get(gid); return ok })
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range rows {
+		g := &stateGroup{prev: row.PrevGroup, entries: make(map[authrules.StateKey]string, len(row.Entries))}
+		for _, e := range row.Entries {
+			g.entries[authrules.StateKey{Type: e.Type, StateKey: e.StateKey}] = e.EventID
+		}
+		s.groups.put(row.GroupID, g)
+	}
+	if g, ok := s.groups.get(id); ok {
+		return g, nil
+	}
+	return nil, storage.ErrNotFound
+}
+
+// stateLookup returns the event ID for key in the state of group ("" if
+// that state is not set), walking the delta chain.
+func (s *Service) stateLookup(ctx context.Context, group int64, key authrules.StateKey) (string, error) {
+	for group != 0 {
+		g, err := s.group(ctx, group)
+		if err != nil {
+			return "", err
+		}
+		if id, ok := g.entries[key]; ok {
+			return id, nil
+		}
+		group = g.prev
+	}
+	return "", nil
+}
+
+// stateAt returns the whole state of group.
+func (s *Service) stateAt(ctx context.Context, group int64) (map[authrules.StateKey]string, error) {
+	var chain []*stateGroup
+	for group != 0 {
+		g, err := s.group(ctx, group)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, g)
+		group = g.prev
+	}
+	state := map[authrules.StateKey]string{}
+	for i := len(chain) - 1; i >= 0; i-- {
+		for k, v := range chain[i].entries {
+			state[k] = v
+		}
+	}
+	return state, nil
+}

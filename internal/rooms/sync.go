@@ -1,0 +1,237 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/axonhs/axon/internal/filter"
+	"github.com/axonhs/axon/internal/matrix/authrules"
+	"github.com/axonhs/axon/internal/matrix/canonicaljson"
+)
+
+// SliceRequest asks for one room's part of a /sync response.
+type SliceRequest struct {
+	User   string
+	RoomID string
+	// Since is the events position of the previous sync; 0 for an initial
+	// sync of this room (including one the user joined since).
+	Since int64
+	// UpTo is the events position this sync is taken at (for a room the
+	// user has left: their leave).
+	UpTo      int64
+	Limit     int
+	FullState bool
+	Timeline  *filter.RoomEventFilter
+	State     *filter.RoomEventFilter
+}
+
+// RoomSlice is one room's timeline and state for /sync.
+type RoomSlice struct {
+	Timeline  []*Event
+	Limited   bool
+	PrevBatch int64
+	State     []*Event
+}
+
+// SyncRoom computes a room's timeline after req.Since and the state a
+// client needs alongside it: everything up to the timeline on an initial
+// or full-state sync, the changes it missed on a gappy (limited) one.
+func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, error) {
+	var out RoomSlice
+	if req.UpTo <= req.Since && req.Since > 0 && !req.FullState {
+		return out, nil
+	}
+	rows, err := s.db.RoomEvents(ctx, req.RoomID, req.Since, req.UpTo, req.Limit+1, true)
+	if err != nil {
+		return out, err
+	}
+	if len(rows) > req.Limit {
+		out.Limited = true
+		rows = rows[:req.Limit]
+	}
+	slices.Reverse(rows) // oldest first
+	out.PrevBatch = req.Since
+	if len(rows) > 0 {
+		out.PrevBatch = rows[0].Pos - 1
+	}
+	current := s.currentMembership(req.RoomID, req.User)
+	matching := rows[:0:0]
+	for _, row := range rows {
+		if req.Timeline.MatchesEvent(row.RoomID, row.Type, row.Sender, hasURL(row.PDU)) {
+			matching = append(matching, row)
+		}
+	}
+	kept, memberships, err := s.filterVisible(ctx, req.User, current, matching)
+	if err != nil {
+		return out, err
+	}
+	if out.Timeline, err = s.enrich(ctx, kept); err != nil {
+		return out, err
+	}
+	setMemberships(out.Timeline, memberships)
+	out.State, err = s.syncState(ctx, req, out)
+	return out, err
+}
+
+// syncState is the state section: the full state before the timeline for
+// an initial or full-state sync, the difference between the state at
+// Since and before the timeline for a gappy one, nothing otherwise.
+func (s *Service) syncState(ctx context.Context, req SliceRequest, out RoomSlice) ([]*Event, error) {
+	initial := req.Since == 0 || req.FullState
+	if !initial && !out.Limited {
+		return nil, nil
+	}
+	startGroup, err := s.db.StateGroupAt(ctx, req.RoomID, out.PrevBatch)
+	if err != nil {
+		return nil, err
+	}
+	start, err := s.stateAt(ctx, startGroup)
+	if err != nil {
+		return nil, err
+	}
+	if !initial {
+		sinceGroup, err := s.db.StateGroupAt(ctx, req.RoomID, req.Since)
+		if err != nil {
+			return nil, err
+		}
+		before, err := s.stateAt(ctx, sinceGroup)
+		if err != nil {
+			return nil, err
+		}
+		for k, id := range start {
+			if before[k] == id {
+				delete(start, k)
+			}
+		}
+	}
+	lazy := req.State.LazyLoad()
+	wanted := map[string]bool{req.User: true}
+	for _, ev := range out.Timeline {
+		wanted[ev.Sender] = true
+	}
+	var ids []string
+	for k, id := range start {
+		if k.Type == typeMember && lazy && !wanted[k.StateKey] {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	evs, err := s.eventsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	kept := evs[:0]
+	for _, ev := range evs {
+		if req.State.MatchesEvent(ev.RoomID, ev.Type, ev.Sender, false) {
+			kept = append(kept, ev)
+		}
+	}
+	return kept, nil
+}
+
+// currentMembership is user's membership of a loaded room ("" if the room
+// is not loaded or the user has none).
+func (s *Service) currentMembership(roomID, user string) string {
+	s.mu.Lock()
+	r := s.rooms[roomID]
+	s.mu.Unlock()
+	if r == nil {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.loaded {
+		return ""
+	}
+	return r.membership(user)
+}
+
+// Summary is the room summary of /sync (heroes and member counts).
+type Summary struct {
+	Heroes             []string `json:"m.heroes,omitempty"`
+	JoinedMemberCount  int      `json:"m.joined_member_count"`
+	InvitedMemberCount int      `json:"m.invited_member_count"`
+}
+
+// maxHeroes is how many members a summary names, as the spec suggests.
+const maxHeroes = 5
+
+// RoomSummary computes the summary from the room's current state. Heroes
+// are only named for rooms without a name or canonical alias, which is
+// when clients need them.
+func (s *Service) RoomSummary(ctx context.Context, user, roomID string) (Summary, error) {
+	r, err := s.room(ctx, roomID)
+	if err != nil {
+		return Summary{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensureLoaded(ctx, s.db); err != nil {
+		return Summary{}, err
+	}
+	var sum Summary
+	var candidates []string
+	for k, ev := range r.state {
+		if k.Type != typeMember {
+			continue
+		}
+		switch contentString(ev, "membership") {
+		case membershipJoin:
+			sum.JoinedMemberCount++
+		case membershipInvite:
+			sum.InvitedMemberCount++
+		default:
+			continue
+		}
+		if k.StateKey != user {
+			candidates = append(candidates, k.StateKey)
+		}
+	}
+	if r.stateEvent(typeName, "") == nil && r.stateEvent(typeCanonicalAlias, "") == nil {
+		slices.Sort(candidates)
+		sum.Heroes = candidates[:min(len(candidates), maxHeroes)]
+	}
+	return sum, nil
+}
+
+// strippedTypes are the state events an invitee sees of a room
+// (client-server API "Stripped state"; Synapse's room_prejoin_state).
+var strippedTypes = []string{
+	typeCreate, typeJoinRules, typeCanonicalAlias, "m.room.avatar", typeName, typeEncryption, typeTopic,
+}
+
+// InviteState returns the stripped state of a room for an invitee: the
+// prejoin state events and the invite itself.
+func (s *Service) InviteState(ctx context.Context, user, roomID string) ([]json.RawMessage, error) {
+	r, err := s.room(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensureLoaded(ctx, s.db); err != nil {
+		return nil, err
+	}
+	var out []json.RawMessage
+	add := func(k authrules.StateKey) {
+		ev := r.state[k]
+		if ev == nil {
+			return
+		}
+		b, err := canonicaljson.Marshal(map[string]any{
+			"type": ev.Type(), "state_key": *ev.StateKey(), "sender": ev.Sender(), "content": json.RawMessage(ev.Content()),
+		})
+		if err == nil {
+			out = append(out, b)
+		}
+	}
+	for _, typ := range strippedTypes {
+		add(stateKeyOf(typ, ""))
+	}
+	if invite := r.stateEvent(typeMember, user); invite != nil {
+		add(stateKeyOf(typeMember, invite.Sender()))
+		add(stateKeyOf(typeMember, user))
+	}
+	return out, nil
+}

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/axonhs/axon/internal/accountdata"
+	"github.com/axonhs/axon/internal/profile"
+	"github.com/axonhs/axon/internal/rooms"
+	"github.com/axonhs/axon/internal/signingkey"
+	"github.com/axonhs/axon/internal/streams"
+	"github.com/axonhs/axon/internal/syncer"
+)
+
+// roomServices are the services of the room event pipeline and /sync,
+// which share the stream notifier.
+type roomServices struct {
+	rooms       *rooms.Service
+	syncer      *syncer.Service
+	accountData *accountdata.Service
+}
+
+// startRooms loads the signing key and starts the rooms service (its
+// committer) and the sync service.
+func (s *Server) startRooms(ctx context.Context, profiles *profile.Service) (roomServices, error) {
+	key, err := loadSigningKey(s.cfg.SigningKeyPath, s.log)
+	if err != nil {
+		return roomServices{}, err
+	}
+	adPos, err := s.db.MaxAccountDataPos(ctx)
+	if err != nil {
+		return roomServices{}, err
+	}
+	notifier := streams.NewNotifier()
+	adSeq := streams.NewSequence(adPos)
+	rs := roomServices{
+		rooms: rooms.New(s.db, s.log, rooms.Signer{ServerName: s.cfg.ServerName, KeyID: key.KeyID(), Key: key.Private},
+			profiles, rooms.Settings{DefaultRoomVersion: s.cfg.DefaultRoomVers}),
+		accountData: accountdata.New(s.db, adSeq, notifier.WakeUser),
+	}
+	rs.syncer = syncer.New(rs.rooms, s.db, notifier, adSeq, s.cfg.ServerName)
+	if err := rs.rooms.Start(ctx); err != nil {
+		return roomServices{}, fmt.Errorf("start rooms: %w", err)
+	}
+	s.rooms = rs.rooms
+	profiles.OnChange(func(ctx context.Context, userID string) {
+		// The profile change itself succeeded; rooms that could not be
+		// updated keep the old name, as they would in Synapse.
+		if err := rs.rooms.RefreshProfile(ctx, userID); err != nil {
+			s.log.Warn("update member events after a profile change", "user", userID, "err", err)
+		}
+	})
+	if err := rs.syncer.Start(ctx); err != nil {
+		return roomServices{}, fmt.Errorf("start sync: %w", err)
+	}
+	return rs, nil
+}
+
+// loadSigningKey reads the first key of the signing key file. A missing
+// file gets a new key, as a first start would write one: unlike a lost
+// database, a new key loses nothing (other servers fetch it).
+func loadSigningKey(path string, log *slog.Logger) (signingkey.Key, error) {
+	if path == "" {
+		return signingkey.Key{}, errors.New("signing_key_path is not set")
+	}
+	keys, err := signingkey.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key, err := signingkey.Generate()
+		if err != nil {
+			return signingkey.Key{}, err
+		}
+		if err := signingkey.WriteNew(path, key); err != nil {
+			return signingkey.Key{}, fmt.Errorf("write new signing key: %w", err)
+		}
+		log.Warn("generated a new signing key", "path", path, "key_id", key.KeyID())
+		return key, nil
+	}
+	if err != nil {
+		return signingkey.Key{}, fmt.Errorf("read signing key: %w", err)
+	}
+	if len(keys) == 0 {
+		return signingkey.Key{}, fmt.Errorf("signing key file %s holds no key", path)
+	}
+	return keys[0], nil
+}

@@ -1,0 +1,551 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// EventRow is an event as stored: its canonical PDU and the columns that
+// index it.
+type EventRow struct {
+	Pos            int64 // stream position
+	EventID        string
+	RoomID         string
+	Type           string
+	StateKey       *string
+	Sender         string
+	Depth          int64
+	OriginServerTS int64
+	StateGroup     int64 // the room state after the event
+	RedactedBy     string
+	ReplacesState  string // the state event this one replaced
+	DeviceID       string // the local sender's device and transaction ID
+	TxnID          string
+	PDU            []byte
+}
+
+// NewRoom is a room created by its m.room.create event.
+type NewRoom struct {
+	RoomID    string
+	Version   string
+	Creator   string
+	CreatedTS int64
+}
+
+// StateEntry is one (type, state_key) → event ID mapping of a state group.
+type StateEntry struct {
+	Type     string
+	StateKey string
+	EventID  string
+}
+
+// NewStateGroup is a state group to create: a full snapshot when
+// PrevGroup is 0, otherwise the entries that differ from PrevGroup.
+type NewStateGroup struct {
+	GroupID     int64
+	PrevGroup   int64
+	ChainLength int
+	Entries     []StateEntry
+}
+
+// TxnKey identifies a client's send for idempotent retries.
+type TxnKey struct {
+	UserID   string
+	DeviceID string
+	Scope    string // the endpoint, e.g. "send/!room:server/m.room.message"
+	TxnID    string
+}
+
+// Redaction replaces a stored event's PDU with its redacted form.
+type Redaction struct {
+	EventID     string
+	RedactedPDU []byte
+}
+
+// PersistEvent is one accepted event and everything it changes.
+type PersistEvent struct {
+	Event      EventRow
+	NewRoom    *NewRoom       // set for m.room.create
+	StateGroup *NewStateGroup // set when the event changes the room state
+	PrevEvents []string       // no longer forward extremities afterwards
+	Txn        *TxnKey
+	Redaction  *Redaction
+	// Membership is content.membership of an m.room.member event.
+	Membership string
+	CreatedTS  int64
+}
+
+// PersistEvents stores a batch of events in one transaction, in order.
+// Each event's Pos must be set and increasing. Either all are stored or
+// none.
+func (db *DB) PersistEvents(ctx context.Context, batch []PersistEvent) error {
+	return db.WriteTx(ctx, func(tx *Tx) error {
+		for i := range batch {
+			if err := persistEvent(ctx, tx, &batch[i]); err != nil {
+				return fmt.Errorf("persist %s: %w", batch[i].Event.EventID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func persistEvent(ctx context.Context, tx *Tx, p *PersistEvent) error {
+	ev := &p.Event
+	if p.NewRoom != nil {
+		r := p.NewRoom
+		if _, err := tx.Exec(ctx, `INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, $3, $4)`,
+			r.RoomID, r.Version, r.Creator, r.CreatedTS); err != nil {
+			return fmt.Errorf("insert room: %w", err)
+		}
+	}
+	if g := p.StateGroup; g != nil {
+		if err := insertStateGroup(ctx, tx, ev.RoomID, g); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO events (stream_pos, event_id, room_id, type, state_key, sender, depth,
+		origin_server_ts, state_group, redacted_by, replaces_state, device_id, txn_id, pdu)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		ev.Pos, ev.EventID, ev.RoomID, ev.Type, ev.StateKey, ev.Sender, ev.Depth, ev.OriginServerTS, ev.StateGroup,
+		nullString(ev.RedactedBy), nullString(ev.ReplacesState), nullString(ev.DeviceID), nullString(ev.TxnID), ev.PDU); err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	if err := advanceExtremities(ctx, tx, ev.RoomID, ev.EventID, p.PrevEvents); err != nil {
+		return err
+	}
+	if ev.StateKey != nil {
+		if err := updateCurrentState(ctx, tx, ev, p.Membership); err != nil {
+			return err
+		}
+	}
+	if t := p.Txn; t != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO event_txns (user_id, device_id, scope, txn_id, event_id, created_ts)
+			VALUES ($1, $2, $3, $4, $5, $6)`, t.UserID, t.DeviceID, t.Scope, t.TxnID, ev.EventID, p.CreatedTS); err != nil {
+			return fmt.Errorf("record transaction ID: %w", err)
+		}
+	}
+	if r := p.Redaction; r != nil {
+		if _, err := tx.Exec(ctx, `UPDATE events SET pdu = $1, redacted_by = $2 WHERE event_id = $3 AND redacted_by IS NULL`,
+			r.RedactedPDU, ev.EventID, r.EventID); err != nil {
+			return fmt.Errorf("apply redaction: %w", err)
+		}
+	}
+	return nil
+}
+
+func insertStateGroup(ctx context.Context, tx *Tx, roomID string, g *NewStateGroup) error {
+	var prev any
+	if g.PrevGroup != 0 {
+		prev = g.PrevGroup
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO state_groups (group_id, room_id, prev_group, chain_length) VALUES ($1, $2, $3, $4)`,
+		g.GroupID, roomID, prev, g.ChainLength); err != nil {
+		return fmt.Errorf("insert state group: %w", err)
+	}
+	for _, e := range g.Entries {
+		if _, err := tx.Exec(ctx, `INSERT INTO state_group_entries (group_id, type, state_key, event_id) VALUES ($1, $2, $3, $4)`,
+			g.GroupID, e.Type, e.StateKey, e.EventID); err != nil {
+			return fmt.Errorf("insert state group entry: %w", err)
+		}
+	}
+	return nil
+}
+
+func advanceExtremities(ctx context.Context, tx *Tx, roomID, eventID string, prevEvents []string) error {
+	for _, prev := range prevEvents {
+		if _, err := tx.Exec(ctx, `DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = $2`, roomID, prev); err != nil {
+			return fmt.Errorf("remove forward extremity: %w", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)`, roomID, eventID); err != nil {
+		return fmt.Errorf("add forward extremity: %w", err)
+	}
+	return nil
+}
+
+func updateCurrentState(ctx context.Context, tx *Tx, ev *EventRow, membership string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO current_state (room_id, type, state_key, event_id) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
+		ev.RoomID, ev.Type, *ev.StateKey, ev.EventID); err != nil {
+		return fmt.Errorf("update current state: %w", err)
+	}
+	if ev.Type != "m.room.member" {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO memberships (user_id, room_id, membership, event_id, stream_pos) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (user_id, room_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
+		stream_pos = excluded.stream_pos, forgotten = FALSE`,
+		*ev.StateKey, ev.RoomID, membership, ev.EventID, ev.Pos); err != nil {
+		return fmt.Errorf("update membership: %w", err)
+	}
+	return nil
+}
+
+// RoomHead is what the rooms service loads to take over a room: its
+// version, current state and forward extremities.
+type RoomHead struct {
+	Version     string
+	Creator     string
+	StateGroup  int64 // the state group of the current state
+	ChainLength int
+	State       []EventRow // current state events
+	Extremities []EventRow // forward extremities (PDU included)
+}
+
+// LoadRoomHead reads a room's current state and forward extremities. It
+// returns ErrNotFound for an unknown room.
+func (db *DB) LoadRoomHead(ctx context.Context, roomID string) (RoomHead, error) {
+	var h RoomHead
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		err := tx.QueryRow(ctx, `SELECT room_version, creator FROM rooms WHERE room_id = $1`, roomID).Scan(&h.Version, &h.Creator)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if h.State, err = queryEvents(ctx, tx, `SELECT `+eventColumns+` FROM current_state c JOIN events e ON e.event_id = c.event_id
+			WHERE c.room_id = $1`, roomID); err != nil {
+			return err
+		}
+		if h.Extremities, err = queryEvents(ctx, tx, `SELECT `+eventColumns+` FROM forward_extremities f JOIN events e ON e.event_id = f.event_id
+			WHERE f.room_id = $1 ORDER BY e.stream_pos`, roomID); err != nil {
+			return err
+		}
+		// The current state group is the one after the latest event.
+		err = tx.QueryRow(ctx, `SELECT e.state_group, g.chain_length FROM events e JOIN state_groups g ON g.group_id = e.state_group
+			WHERE e.room_id = $1 ORDER BY e.stream_pos DESC LIMIT 1`, roomID).Scan(&h.StateGroup, &h.ChainLength)
+		if err != nil {
+			return fmt.Errorf("current state group: %w", err)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return RoomHead{}, fmt.Errorf("load room %s: %w", roomID, err)
+	}
+	return h, err
+}
+
+// eventColumns selects an EventRow from events aliased e.
+const eventColumns = `e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.depth,
+	e.origin_server_ts, e.state_group, e.redacted_by, e.replaces_state, e.device_id, e.txn_id, e.pdu`
+
+func queryEvents(ctx context.Context, tx *Tx, query string, args ...any) ([]EventRow, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []EventRow
+	for rows.Next() {
+		var r EventRow
+		var stateKey, redactedBy, replaces, device, txn sql.NullString
+		if err := rows.Scan(&r.Pos, &r.EventID, &r.RoomID, &r.Type, &stateKey, &r.Sender, &r.Depth,
+			&r.OriginServerTS, &r.StateGroup, &redactedBy, &replaces, &device, &txn, &r.PDU); err != nil {
+			return nil, err
+		}
+		r.ReplacesState, r.DeviceID, r.TxnID = replaces.String, device.String, txn.String
+		if stateKey.Valid {
+			s := stateKey.String
+			r.StateKey = &s
+		}
+		r.RedactedBy = redactedBy.String
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// StreamHeads returns the highest stream position and state group ID in
+// use, so that a starting server continues after them.
+func (db *DB) StreamHeads(ctx context.Context) (maxPos, maxGroup int64, err error) {
+	err = db.ReadTx(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, `SELECT COALESCE((SELECT MAX(stream_pos) FROM events), 0),
+			COALESCE((SELECT MAX(group_id) FROM state_groups), 0)`).Scan(&maxPos, &maxGroup)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("read stream heads: %w", err)
+	}
+	return maxPos, maxGroup, nil
+}
+
+// EventsByID returns the stored events among ids, in no particular order.
+func (db *DB) EventsByID(ctx context.Context, ids []string) ([]EventRow, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var out []EventRow
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		var err error
+		out, err = eventsByID(ctx, tx, ids)
+		return err
+	})
+	return out, err
+}
+
+// maxInList bounds the placeholders of one IN (...) list; SQLite allows
+// 32766 and PostgreSQL 65535, but smaller statements plan better.
+const maxInList = 500
+
+func eventsByID(ctx context.Context, tx *Tx, ids []string) ([]EventRow, error) {
+	var out []EventRow
+	for len(ids) > 0 {
+		n := min(len(ids), maxInList)
+		chunk := ids[:n]
+		ids = ids[n:]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := queryEvents(ctx, tx, `SELECT `+eventColumns+` FROM events e WHERE e.event_id IN (`+placeholders(1, len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("events by ID: %w", err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// placeholders returns "$from, $from+1, ..." for n arguments.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", from+i)
+	}
+	return b.String()
+}
+
+// TxnEventID returns the event a client's transaction ID produced, or ""
+// if none did.
+func (db *DB) TxnEventID(ctx context.Context, k TxnKey) (string, error) {
+	var eventID string
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		err := tx.QueryRow(ctx, `SELECT event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 AND scope = $3 AND txn_id = $4`,
+			k.UserID, k.DeviceID, k.Scope, k.TxnID).Scan(&eventID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("look up transaction ID: %w", err)
+	}
+	return eventID, nil
+}
+
+// StateGroupRow is one stored state group: a snapshot (PrevGroup 0) or a
+// delta on PrevGroup.
+type StateGroupRow struct {
+	GroupID   int64
+	PrevGroup int64
+	Entries   []StateEntry
+}
+
+// StateGroupChain returns group and its ancestors up to the nearest full
+// snapshot, nearest first, stopping early at any group in known (which the
+// caller has already).
+func (db *DB) StateGroupChain(ctx context.Context, group int64, known func(int64) bool) ([]StateGroupRow, error) {
+	var out []StateGroupRow
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `WITH RECURSIVE chain (group_id, prev_group, n) AS (
+				SELECT group_id, prev_group, 0 FROM state_groups WHERE group_id = $1
+				UNION ALL
+				SELECT g.group_id, g.prev_group, c.n + 1 FROM state_groups g JOIN chain c ON g.group_id = c.prev_group
+			)
+			SELECT c.group_id, c.prev_group, e.type, e.state_key, e.event_id
+			FROM chain c LEFT JOIN state_group_entries e ON e.group_id = c.group_id
+			ORDER BY c.n`, group)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var gid int64
+			var prev sql.NullInt64
+			var typ, stateKey, eventID sql.NullString
+			if err := rows.Scan(&gid, &prev, &typ, &stateKey, &eventID); err != nil {
+				return err
+			}
+			if len(out) == 0 || out[len(out)-1].GroupID != gid {
+				out = append(out, StateGroupRow{GroupID: gid, PrevGroup: prev.Int64})
+			}
+			if typ.Valid {
+				g := &out[len(out)-1]
+				g.Entries = append(g.Entries, StateEntry{Type: typ.String, StateKey: stateKey.String, EventID: eventID.String})
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load state group %d: %w", group, err)
+	}
+	// The query cannot stop at known groups; trim after them instead.
+	for i, g := range out {
+		if i > 0 && known(g.GroupID) {
+			return out[:i], nil
+		}
+	}
+	return out, nil
+}
+
+
+// Membership is a user's current membership of a room.
+type Membership struct {
+	RoomID     string
+	UserID     string
+	Membership string
+	EventID    string
+	Pos        int64 // stream position of the membership event
+}
+
+// UserMemberships lists the rooms user has a membership in (any kind),
+// forgotten ones excluded.
+func (db *DB) UserMemberships(ctx context.Context, userID string) ([]Membership, error) {
+	return db.memberships(ctx, `SELECT room_id, user_id, membership, event_id, stream_pos FROM memberships
+		WHERE user_id = $1 AND NOT forgotten`, userID)
+}
+
+// RoomMemberships lists the memberships of a room's users.
+func (db *DB) RoomMemberships(ctx context.Context, roomID string) ([]Membership, error) {
+	return db.memberships(ctx, `SELECT room_id, user_id, membership, event_id, stream_pos FROM memberships
+		WHERE room_id = $1`, roomID)
+}
+
+func (db *DB) memberships(ctx context.Context, query string, args ...any) ([]Membership, error) {
+	var out []Membership
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m Membership
+			if err := rows.Scan(&m.RoomID, &m.UserID, &m.Membership, &m.EventID, &m.Pos); err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list memberships: %w", err)
+	}
+	return out, nil
+}
+
+// ForgetRoom hides a room the user has left from their room lists.
+func (db *DB) ForgetRoom(ctx context.Context, userID, roomID string) error {
+	return db.WriteTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE memberships SET forgotten = TRUE WHERE user_id = $1 AND room_id = $2`, userID, roomID)
+		if err != nil {
+			return fmt.Errorf("forget room: %w", err)
+		}
+		return nil
+	})
+}
+
+// RoomEvents returns up to limit events of roomID with stream positions
+// in (after, upTo], oldest first, or newest first when backwards (then
+// the newest limit of that range).
+func (db *DB) RoomEvents(ctx context.Context, roomID string, after, upTo int64, limit int, backwards bool) ([]EventRow, error) {
+	order := "ASC"
+	if backwards {
+		order = "DESC"
+	}
+	var out []EventRow
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		var err error
+		out, err = queryEvents(ctx, tx, `SELECT `+eventColumns+` FROM events e
+			WHERE e.room_id = $1 AND e.stream_pos > $2 AND e.stream_pos <= $3
+			ORDER BY e.stream_pos `+order+` LIMIT $4`, roomID, after, upTo, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("room events: %w", err)
+	}
+	return out, nil
+}
+
+// RoomsWithEvents returns which of roomIDs have events in (after, upTo].
+func (db *DB) RoomsWithEvents(ctx context.Context, roomIDs []string, after, upTo int64) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(roomIDs) == 0 || after >= upTo {
+		return out, nil
+	}
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		for len(roomIDs) > 0 {
+			n := min(len(roomIDs), maxInList)
+			args := []any{after, upTo}
+			for _, r := range roomIDs[:n] {
+				args = append(args, r)
+			}
+			roomIDs = roomIDs[n:]
+			rows, err := tx.Query(ctx, `SELECT DISTINCT room_id FROM events WHERE stream_pos > $1 AND stream_pos <= $2
+				AND room_id IN (`+placeholders(3, n)+`)`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var r string
+				if err := rows.Scan(&r); err != nil {
+					rows.Close()
+					return err
+				}
+				out[r] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rooms with events: %w", err)
+	}
+	return out, nil
+}
+
+// StateGroupAt returns the state group after the last event of roomID at
+// or before stream position pos (0 if the room had no events then).
+func (db *DB) StateGroupAt(ctx context.Context, roomID string, pos int64) (int64, error) {
+	var group int64
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		err := tx.QueryRow(ctx, `SELECT state_group FROM events WHERE room_id = $1 AND stream_pos <= $2
+			ORDER BY stream_pos DESC LIMIT 1`, roomID, pos).Scan(&group)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("state group at %d: %w", pos, err)
+	}
+	return group, nil
+}
+
+// JoinedMemberships lists every (user, room) pair with membership join
+// whose user ID ends with suffix (":server" selects local users).
+func (db *DB) JoinedMemberships(ctx context.Context, suffix string) ([]Membership, error) {
+	return db.memberships(ctx, `SELECT room_id, user_id, membership, event_id, stream_pos FROM memberships
+		WHERE membership = 'join' AND user_id LIKE $1`, "%"+suffix)
+}
+
+// ShareRoom reports whether users a and b are both joined to some room.
+func (db *DB) ShareRoom(ctx context.Context, a, b string) (bool, error) {
+	var shared bool
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM memberships x JOIN memberships y ON x.room_id = y.room_id
+			WHERE x.user_id = $1 AND y.user_id = $2 AND x.membership = 'join' AND y.membership = 'join')`, a, b).Scan(&shared)
+	})
+	if err != nil {
+		return false, fmt.Errorf("shared rooms: %w", err)
+	}
+	return shared, nil
+}

@@ -1,0 +1,275 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/axonhs/axon/internal/filter"
+	"github.com/axonhs/axon/internal/rooms"
+	"github.com/axonhs/axon/internal/storage"
+	"github.com/axonhs/axon/internal/streams"
+)
+
+// Response is the body of a /sync answer.
+type Response struct {
+	NextBatch   string      `json:"next_batch"`
+	AccountData EventList   `json:"account_data"`
+	Presence    EventList   `json:"presence"`
+	Rooms       RoomsResult `json:"rooms"`
+}
+
+// EventList is {"events": [...]}.
+type EventList struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// RoomsResult is the rooms section.
+type RoomsResult struct {
+	Join   map[string]*JoinedRoom  `json:"join"`
+	Invite map[string]*InvitedRoom `json:"invite"`
+	Leave  map[string]*LeftRoom    `json:"leave"`
+	Knock  map[string]*KnockedRoom `json:"knock"`
+}
+
+// Timeline is a room's timeline section.
+type Timeline struct {
+	Events    json.RawMessage `json:"events"`
+	Limited   bool            `json:"limited"`
+	PrevBatch string          `json:"prev_batch,omitempty"`
+}
+
+// StateList is a state section of client events.
+type StateList struct {
+	Events json.RawMessage `json:"events"`
+}
+
+// JoinedRoom is one entry of rooms.join.
+type JoinedRoom struct {
+	Timeline    Timeline       `json:"timeline"`
+	State       StateList      `json:"state"`
+	AccountData EventList      `json:"account_data"`
+	Ephemeral   EventList      `json:"ephemeral"`
+	Summary     *rooms.Summary `json:"summary,omitempty"`
+}
+
+// InvitedRoom is one entry of rooms.invite.
+type InvitedRoom struct {
+	InviteState EventList `json:"invite_state"`
+}
+
+// KnockedRoom is one entry of rooms.knock.
+type KnockedRoom struct {
+	KnockState EventList `json:"knock_state"`
+}
+
+// LeftRoom is one entry of rooms.leave.
+type LeftRoom struct {
+	Timeline    Timeline  `json:"timeline"`
+	State       StateList `json:"state"`
+	AccountData EventList `json:"account_data"`
+}
+
+func emptyResponse(cur streams.Token) *Response {
+	return &Response{
+		NextBatch:   cur.String(),
+		AccountData: EventList{Events: []json.RawMessage{}},
+		Presence:    EventList{Events: []json.RawMessage{}},
+		Rooms: RoomsResult{
+			Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{},
+			Leave: map[string]*LeftRoom{}, Knock: map[string]*KnockedRoom{},
+		},
+	}
+}
+
+// empty reports whether the response carries nothing for the client.
+func (r *Response) empty() bool {
+	return len(r.AccountData.Events) == 0 && len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 &&
+		len(r.Rooms.Leave) == 0 && len(r.Rooms.Knock) == 0
+}
+
+// defaultTimelineLimit is Synapse's timeline limit without a filter.
+const (
+	defaultTimelineLimit = 10
+	maxTimelineLimit     = 1000
+)
+
+// compute builds the response for the streams between req.Since and cur.
+func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (*Response, error) {
+	resp := emptyResponse(cur)
+	var since streams.Token
+	if req.Since != nil {
+		since = *req.Since
+	}
+	roomData, err := s.accountDataSection(ctx, req, since, cur, resp)
+	if err != nil {
+		return nil, err
+	}
+	memberships, err := s.store.UserMemberships(ctx, req.User)
+	if err != nil {
+		return nil, err
+	}
+	var roomFilter *filter.RoomFilter
+	if req.Filter != nil {
+		roomFilter = req.Filter.Room
+	}
+	for _, m := range memberships {
+		if !roomFilter.IncludesRoom(m.RoomID) {
+			continue
+		}
+		if err := s.syncMembership(ctx, req, since, cur, m, roomData[m.RoomID], resp); err != nil {
+			return nil, fmt.Errorf("sync room %s: %w", m.RoomID, err)
+		}
+	}
+	return resp, nil
+}
+
+// accountDataSection fills the global account data and returns the
+// per-room documents, for the room sections.
+func (s *Service) accountDataSection(ctx context.Context, req Request, since, cur streams.Token, resp *Response) (map[string][]json.RawMessage, error) {
+	entries, err := s.store.AccountDataSince(ctx, req.User, since.AccountData, cur.AccountData)
+	if err != nil {
+		return nil, err
+	}
+	var globalFilter *filter.EventFilter
+	var roomFilter *filter.RoomEventFilter
+	if req.Filter != nil {
+		globalFilter = req.Filter.AccountData
+		if req.Filter.Room != nil {
+			roomFilter = req.Filter.Room.AccountData
+		}
+	}
+	perRoom := map[string][]json.RawMessage{}
+	for _, e := range entries {
+		content := e.Content
+		if len(content) == 0 {
+			content = []byte("{}") // deleted
+		}
+		ev, err := json.Marshal(struct {
+			Type    string          `json:"type"`
+			Content json.RawMessage `json:"content"`
+		}{e.Type, content})
+		if err != nil {
+			return nil, err
+		}
+		if e.RoomID == "" {
+			if globalFilter.Matches(e.Type, req.User) {
+				resp.AccountData.Events = append(resp.AccountData.Events, ev)
+			}
+		} else if roomFilter.MatchesEvent(e.RoomID, e.Type, req.User, false) {
+			perRoom[e.RoomID] = append(perRoom[e.RoomID], ev)
+		}
+	}
+	return perRoom, nil
+}
+
+// syncMembership adds one room to the section its membership puts it in.
+func (s *Service) syncMembership(ctx context.Context, req Request, since, cur streams.Token, m storage.Membership, accountData []json.RawMessage, resp *Response) error {
+	initial := req.Since == nil
+	changed := m.Pos > since.Events // the membership itself is news
+	switch m.Membership {
+	case rooms.MembershipJoin:
+		from := since.Events
+		if initial || changed {
+			from = 0 // newly joined: the room as if on an initial sync
+		}
+		return s.joinedRoom(ctx, req, from, cur, m.RoomID, accountData, resp)
+	case rooms.MembershipInvite:
+		if !initial && !changed {
+			return nil
+		}
+		state, err := s.rooms.InviteState(ctx, req.User, m.RoomID)
+		if err != nil {
+			return err
+		}
+		resp.Rooms.Invite[m.RoomID] = &InvitedRoom{InviteState: EventList{Events: nonNil(state)}}
+	case rooms.MembershipLeave, rooms.MembershipBan:
+		wantLeave := req.Filter != nil && req.Filter.Room.WantsLeave()
+		if (initial && !wantLeave) || (!initial && !changed) {
+			return nil
+		}
+		return s.leftRoom(ctx, req, since, m, accountData, resp)
+	}
+	return nil
+}
+
+func (s *Service) joinedRoom(ctx context.Context, req Request, from int64, cur streams.Token, roomID string, accountData []json.RawMessage, resp *Response) error {
+	slice, err := s.rooms.SyncRoom(ctx, s.sliceRequest(req, roomID, from, cur.Events))
+	if err != nil {
+		return err
+	}
+	if from > 0 && !req.FullState && len(slice.Timeline) == 0 && len(slice.State) == 0 && len(accountData) == 0 {
+		return nil // nothing new in this room
+	}
+	jr := &JoinedRoom{
+		Timeline:    s.timeline(req, slice),
+		State:       StateList{Events: rooms.ClientEvents(slice.State, s.format(req))},
+		AccountData: EventList{Events: nonNil(accountData)},
+		Ephemeral:   EventList{Events: []json.RawMessage{}},
+	}
+	if from == 0 || memberChange(slice) {
+		sum, err := s.rooms.RoomSummary(ctx, req.User, roomID)
+		if err != nil {
+			return err
+		}
+		jr.Summary = &sum
+	}
+	resp.Rooms.Join[roomID] = jr
+	return nil
+}
+
+func (s *Service) leftRoom(ctx context.Context, req Request, since streams.Token, m storage.Membership, accountData []json.RawMessage, resp *Response) error {
+	slice, err := s.rooms.SyncRoom(ctx, s.sliceRequest(req, m.RoomID, since.Events, m.Pos))
+	if err != nil {
+		return err
+	}
+	resp.Rooms.Leave[m.RoomID] = &LeftRoom{
+		Timeline:    s.timeline(req, slice),
+		State:       StateList{Events: rooms.ClientEvents(slice.State, s.format(req))},
+		AccountData: EventList{Events: nonNil(accountData)},
+	}
+	return nil
+}
+
+func (s *Service) sliceRequest(req Request, roomID string, from, upTo int64) rooms.SliceRequest {
+	sr := rooms.SliceRequest{User: req.User, RoomID: roomID, Since: from, UpTo: upTo, Limit: defaultTimelineLimit, FullState: req.FullState}
+	if req.Filter != nil && req.Filter.Room != nil {
+		sr.Timeline, sr.State = req.Filter.Room.Timeline, req.Filter.Room.State
+		if sr.Timeline != nil {
+			sr.Limit = sr.Timeline.LimitOr(defaultTimelineLimit, maxTimelineLimit)
+		}
+	}
+	return sr
+}
+
+func (s *Service) timeline(req Request, slice rooms.RoomSlice) Timeline {
+	return Timeline{
+		Events:    rooms.ClientEvents(slice.Timeline, s.format(req)),
+		Limited:   slice.Limited,
+		PrevBatch: streams.Token{Events: slice.PrevBatch}.String(),
+	}
+}
+
+func (s *Service) format(req Request) rooms.Format {
+	return rooms.Format{NowMS: s.now().UnixMilli(), OmitRoomID: true, UserID: req.User, DeviceID: req.DeviceID}
+}
+
+// memberChange reports whether the slice changes the room's members, so
+// the summary must be sent again.
+func memberChange(slice rooms.RoomSlice) bool {
+	for _, list := range [][]*rooms.Event{slice.Timeline, slice.State} {
+		for _, ev := range list {
+			if ev.Type == "m.room.member" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func nonNil(l []json.RawMessage) []json.RawMessage {
+	if l == nil {
+		return []json.RawMessage{}
+	}
+	return l
+}
