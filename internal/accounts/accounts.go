@@ -66,6 +66,22 @@ type Service struct {
 	devices    deviceState // last-seen tracking and deactivation hooks (devices.go); zero value ready
 	lifetimes  Lifetimes   // token lifetimes (refresh.go)
 	guestIDs   guestIDs    // numbering of guest accounts (guest.go)
+	registered []RegistrationHook
+}
+
+// RegistrationHook runs after an account is created (auto-joining rooms,
+// for one). It cannot undo the registration: errors are the hook's to
+// report.
+type RegistrationHook func(ctx context.Context, userID string, guest bool)
+
+// OnRegister registers a hook to run after every registration, before the
+// registration request returns. Register hooks at start-up.
+func (s *Service) OnRegister(h RegistrationHook) { s.registered = append(s.registered, h) }
+
+func (s *Service) runRegistrationHooks(ctx context.Context, userID string, guest bool) {
+	for _, h := range s.registered {
+		h(ctx, userID, guest)
+	}
 }
 
 // New returns a Service for the users of serverName.
@@ -169,6 +185,7 @@ func (s *Service) Register(ctx context.Context, acct NewAccount) (Session, error
 		return Session{}, fmt.Errorf("create user %s: %w", userID, err)
 	}
 	session.UserID = userID
+	s.runRegistrationHooks(ctx, userID, false)
 	return session, nil
 }
 

@@ -88,6 +88,7 @@ func (s *Service) RegisterGuest(ctx context.Context, deviceDisplayName string) (
 		if err != nil {
 			return Session{}, fmt.Errorf("create guest %s: %w", userID, err)
 		}
+		s.runRegistrationHooks(ctx, userID, true)
 		return session, nil
 	}
 	return Session{}, errors.New("create guest: no free guest user ID found")

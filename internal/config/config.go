@@ -61,6 +61,8 @@ type Config struct {
 	RequireAuthForProfileRequests bool // require_auth_for_profile_requests
 	// LimitProfileRequestsToUsersWhoShareRooms: limit_profile_requests_to_users_who_share_rooms.
 	LimitProfileRequestsToUsersWhoShareRooms bool
+	// AutoJoin: auto_join_rooms and the settings around it (autojoin.go).
+	AutoJoin AutoJoin
 
 	// RateLimits are the rc_* settings (ratelimits.go).
 	RateLimits RateLimits

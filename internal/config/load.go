@@ -107,6 +107,7 @@ func defaults(path string) *Config {
 			RefreshableAccessTokenLifetime: new(DefaultRefreshableAccessTokenLifetime),
 		},
 		LoginViaExistingSession: defaultLoginViaExistingSession(),
+		AutoJoin:                defaultAutoJoin(),
 	}
 }
 
@@ -267,6 +268,13 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"require_auth_for_profile_requests": func(l *loader, e entry, path string) {
 		l.optBool(e, path, &l.c.RequireAuthForProfileRequests)
 	},
+	// auto_join_rooms and friends (autojoin.go).
+	"auto_join_rooms":                      (*loader).autoJoinRooms,
+	"autocreate_auto_join_room_preset":     (*loader).autoJoinPreset,
+	"autocreate_auto_join_rooms":           func(l *loader, e entry, path string) { l.optBool(e, path, &l.c.AutoJoin.Autocreate) },
+	"autocreate_auto_join_rooms_federated": func(l *loader, e entry, path string) { l.optBool(e, path, &l.c.AutoJoin.Federated) },
+	"auto_join_rooms_for_guests":           func(l *loader, e entry, path string) { l.optBool(e, path, &l.c.AutoJoin.ForGuests) },
+	"auto_join_mxid_localpart":             func(l *loader, e entry, path string) { l.optString(e, path, &l.c.AutoJoin.MXIDLocal) },
 	"limit_profile_requests_to_users_who_share_rooms": func(l *loader, e entry, path string) {
 		l.optBool(e, path, &l.c.LimitProfileRequestsToUsersWhoShareRooms)
 	},
@@ -377,6 +385,7 @@ func (l *loader) finish(root *yaml.Node) {
 	}
 	l.resolveSecrets()
 	l.checkSessionLifetime()
+	l.checkAutoJoin()
 	l.finishConsent()
 	if c.PublicBaseURL == "" && c.ServerName != "" {
 		c.PublicBaseURL = "https://" + c.ServerName + "/"

@@ -23,6 +23,12 @@ func newLimiters(rl config.RateLimits, overrides *accounts.RateLimitOverrides) c
 		// Synapse's fixed limit on POST /login/get_token: one a minute.
 		GetLoginToken: ratelimit.New(1.0/60, 1),
 		Message:       limiter(rl.Message, ratelimit.WithOverrides(overrideLookup(overrides))),
+		JoinsLocal:    limiter(rl.JoinsLocal, ratelimit.WithExemptions(overrideLookup(overrides))),
+		// Invites are counted per room, invitee and inviter; only the
+		// inviter's override can exempt.
+		InvitesPerRoom:   limiter(rl.InvitesPerRoom),
+		InvitesPerUser:   limiter(rl.InvitesPerUser),
+		InvitesPerIssuer: limiter(rl.InvitesPerIssuer, ratelimit.WithExemptions(overrideLookup(overrides))),
 	}
 }
 

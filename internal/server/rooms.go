@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/axonhs/axon/internal/accountdata"
+	"github.com/axonhs/axon/internal/config"
 	"github.com/axonhs/axon/internal/profile"
 	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/signingkey"
@@ -85,4 +86,14 @@ func loadSigningKey(path string, log *slog.Logger) (signingkey.Key, error) {
 		return signingkey.Key{}, fmt.Errorf("signing key file %s holds no key", path)
 	}
 	return keys[0], nil
+}
+
+// autoJoin translates the auto_join_rooms settings.
+func autoJoin(cfg *config.Config) rooms.AutoJoin {
+	aj := cfg.AutoJoin
+	out := rooms.AutoJoin{Rooms: aj.Rooms, Autocreate: aj.Autocreate, Federated: aj.Federated, Preset: aj.Preset, ForGuests: aj.ForGuests}
+	if aj.MXIDLocal != "" {
+		out.Creator = "@" + aj.MXIDLocal + ":" + cfg.ServerName
+	}
+	return out
 }

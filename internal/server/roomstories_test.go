@@ -11,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/axonhs/axon/internal/server/servertest"
 	"github.com/axonhs/axon/internal/storage/storagetest"
 )
 
@@ -477,6 +478,35 @@ func TestEventContext(t *testing.T) {
 			}
 			if before[0].(map[string]any)["event_id"] != string(ids[2]) || after[0].(map[string]any)["event_id"] != string(ids[4]) {
 				t.Errorf("neighbours in the wrong order: %v / %v", before, after)
+			}
+		})
+	}
+}
+
+func TestAutoJoinRooms(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range storagetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			cfg := servertest.Config(t, engine)
+			cfg.EnableRegistration = true
+			cfg.EnableRegistrationWithoutVerification = true
+			cfg.AutoJoin.Rooms = []string{"#welcome:axon.test"}
+			cfg.AutoJoin.Autocreate = true
+			cfg.AutoJoin.Preset = "public_chat"
+			srv := servertest.Start(t, cfg)
+
+			// The first user creates the room; the second is joined to it.
+			first := register(t, srv.URL, "first", "first password", "F")
+			second := register(t, srv.URL, "second", "second password", "S")
+			room, err := second.ResolveAlias(ctx, "#welcome:axon.test")
+			if err != nil {
+				t.Fatalf("auto-created alias: %v", err)
+			}
+			for _, c := range []*mautrix.Client{first, second} {
+				joined, err := c.JoinedRooms(ctx)
+				if err != nil || len(joined.JoinedRooms) != 1 || joined.JoinedRooms[0] != room.RoomID {
+					t.Errorf("%s joined %v, %v", c.UserID, joined, err)
+				}
 			}
 		})
 	}

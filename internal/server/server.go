@@ -100,6 +100,15 @@ func (s *Server) start(ctx context.Context) error {
 		}
 		return profiles.Erase(ctx, userID)
 	})
+	if aj := autoJoin(cfg); len(aj.Rooms) > 0 {
+		svc.accounts.OnRegister(func(ctx context.Context, userID string, guest bool) {
+			// As in Synapse, a room that cannot be joined does not fail
+			// the registration.
+			if err := rs.rooms.AutoJoinUser(ctx, aj, userID, guest); err != nil {
+				s.log.Warn("auto-join rooms", "user", userID, "err", err)
+			}
+		})
+	}
 	s.accounts = svc.accounts
 	s.stopCleanup = svc.accounts.StartCleanup(accounts.CleanupInterval)
 	var tlsConfig *tls.Config

@@ -549,3 +549,25 @@ func (db *DB) ShareRoom(ctx context.Context, a, b string) (bool, error) {
 	}
 	return shared, nil
 }
+
+// EventsNearTimestamp returns up to limit events of roomID sent at or
+// after ts (forwards, earliest first) or at or before ts (backwards,
+// latest first), by origin_server_ts.
+func (db *DB) EventsNearTimestamp(ctx context.Context, roomID string, ts int64, backwards bool, limit int) ([]EventRow, error) {
+	query := `SELECT ` + eventColumns + ` FROM events e WHERE e.room_id = $1 AND e.origin_server_ts >= $2
+		ORDER BY e.origin_server_ts, e.stream_pos LIMIT $3`
+	if backwards {
+		query = `SELECT ` + eventColumns + ` FROM events e WHERE e.room_id = $1 AND e.origin_server_ts <= $2
+		ORDER BY e.origin_server_ts DESC, e.stream_pos DESC LIMIT $3`
+	}
+	var out []EventRow
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		var err error
+		out, err = queryEvents(ctx, tx, query, roomID, ts, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events near timestamp: %w", err)
+	}
+	return out, nil
+}

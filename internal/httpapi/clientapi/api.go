@@ -22,6 +22,7 @@ type Accounts interface {
 	Logout(ctx context.Context, userID, deviceID string) error
 	LogoutAll(ctx context.Context, userID string) error
 	Authenticate(ctx context.Context, token string) (accounts.Requester, error)
+	IsAdmin(ctx context.Context, userID string) (bool, error)
 	// Devices, re-authentication, password change and deactivation (devices.go, account.go).
 	RecordSeen(who accounts.Requester, ip, userAgent string)
 	Devices(ctx context.Context, userID string) ([]accounts.Device, error)

@@ -40,9 +40,14 @@ type Limiters struct {
 	// from the admin API applied: count with AllowFor(sender, sender).
 	// Synapse's other per-user limits (rc_joins, rc_invites, ...) honour
 	// only an override's exemption (ratelimit.WithExemptions).
-	//
-	// No endpoint counts against it yet; sending events will.
 	Message *ratelimit.Limiter
+	// JoinsLocal (rc_joins.local) is keyed by the joining user.
+	JoinsLocal *ratelimit.Limiter
+	// InvitesPerRoom, InvitesPerUser and InvitesPerIssuer (rc_invites) are
+	// keyed by room, invitee and inviter.
+	InvitesPerRoom   *ratelimit.Limiter
+	InvitesPerUser   *ratelimit.Limiter
+	InvitesPerIssuer *ratelimit.Limiter
 }
 
 // WithLimiters sets the rate limits the API enforces, including the one on

@@ -188,3 +188,30 @@ func (a *API) getContext(w http.ResponseWriter, r *http.Request, who accounts.Re
 	})
 	return nil
 }
+
+// timestampToEvent serves GET /v1/rooms/{roomId}/timestamp_to_event.
+func (a *API) timestampToEvent(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+	roomID, err := roomIDParam(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	ts, err := strconv.ParseInt(q.Get("ts"), 10, 64)
+	if err != nil {
+		return httpapi.InvalidParam("ts must be an integer")
+	}
+	var backwards bool
+	switch q.Get("dir") {
+	case "f":
+	case "b":
+		backwards = true
+	default:
+		return httpapi.InvalidParam("dir must be f or b")
+	}
+	ev, err := a.rooms.EventNearTimestamp(r.Context(), who.UserID, roomID, ts, backwards)
+	if err != nil {
+		return roomsError(err)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"event_id": ev.EventID, "origin_server_ts": ev.OriginServerTS})
+	return nil
+}

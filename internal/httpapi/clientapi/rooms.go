@@ -41,6 +41,7 @@ type Rooms interface {
 	PublicRooms(ctx context.Context, search string) ([]rooms.PublicRoom, error)
 	Visibility(ctx context.Context, roomID string) (bool, error)
 	SetVisibility(ctx context.Context, user, roomID string, published bool) error
+	EventNearTimestamp(ctx context.Context, user, roomID string, ts int64, backwards bool) (*rooms.Event, error)
 }
 
 // WithRooms enables the room endpoints, backed by r, and /sync, backed by
@@ -75,6 +76,8 @@ func (a *API) registerRooms(rt *httpapi.Router) {
 	a.handle(rt, http.MethodGet, "/rooms/{roomId}/joined_members", a.authed(a.getJoinedMembers))
 	a.handle(rt, http.MethodGet, "/rooms/{roomId}/messages", a.authed(a.getMessages))
 	a.handle(rt, http.MethodGet, "/rooms/{roomId}/context/{eventId}", a.authed(a.getContext))
+	rt.Handle(http.MethodGet, "/_matrix/client/v1/rooms/{roomId}/timestamp_to_event", a.authed(a.timestampToEvent))
+	a.handle(rt, http.MethodPost, "/knock/{roomIdOrAlias}", a.authed(a.knockRoom))
 	a.handle(rt, http.MethodGet, "/rooms/{roomId}/aliases", a.authed(a.getRoomAliases))
 	a.handle(rt, http.MethodGet, "/joined_rooms", a.authed(a.joinedRooms))
 	a.handle(rt, http.MethodGet, "/directory/room/{roomAlias}", a.maybeAuthed(a.getAlias))
@@ -238,8 +241,34 @@ func (a *API) joinRoom(w http.ResponseWriter, r *http.Request, who accounts.Requ
 	if err != nil {
 		return err
 	}
+	if err := a.limitJoin(r, who); err != nil {
+		return err
+	}
 	_, err = a.rooms.ChangeMembership(r.Context(), rooms.MembershipChange{
 		Sender: who.UserID, RoomID: roomID, Target: who.UserID, Membership: rooms.MembershipJoin, Reason: reason, Extra: body,
+	})
+	if err != nil {
+		return roomsError(err)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
+	return nil
+}
+
+// knockRoom serves POST /knock/{roomIdOrAlias}.
+func (a *API) knockRoom(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
+	var body membershipBody
+	if err := decodeOptionalJSON(r, &body); err != nil {
+		return err
+	}
+	roomID, err := a.resolveRoom(r.Context(), r.PathValue("roomIdOrAlias"))
+	if err != nil {
+		return err
+	}
+	if err := a.limitJoin(r, who); err != nil {
+		return err
+	}
+	_, err = a.rooms.ChangeMembership(r.Context(), rooms.MembershipChange{
+		Sender: who.UserID, RoomID: roomID, Target: who.UserID, Membership: rooms.MembershipKnock, Reason: body.Reason,
 	})
 	if err != nil {
 		return roomsError(err)
@@ -290,6 +319,11 @@ func (a *API) membershipOf(membership string, needsTarget bool) authedHandler {
 			}
 			target = body.UserID
 		}
+		if membership == rooms.MembershipInvite {
+			if err := a.limitInvite(r, who, roomID, target); err != nil {
+				return err
+			}
+		}
 		_, err = a.rooms.ChangeMembership(r.Context(), rooms.MembershipChange{
 			Sender: who.UserID, RoomID: roomID, Target: target, Membership: membership, Reason: body.Reason,
 		})
@@ -322,6 +356,9 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, who accounts.R
 	if err != nil {
 		return err
 	}
+	if err := a.limitMessage(r, who); err != nil {
+		return err
+	}
 	typ := r.PathValue("eventType")
 	txn := &rooms.Txn{DeviceID: who.DeviceID, Scope: "send/" + roomID + "/" + typ, TxnID: r.PathValue("txnId")}
 	eventID, err := a.rooms.Send(r.Context(), roomID, rooms.Proto{Type: typ, Sender: who.UserID, Content: content}, txn)
@@ -339,6 +376,9 @@ func (a *API) putState(w http.ResponseWriter, r *http.Request, who accounts.Requ
 	}
 	content, err := eventContent(r)
 	if err != nil {
+		return err
+	}
+	if err := a.limitMessage(r, who); err != nil {
 		return err
 	}
 	stateKey := r.PathValue("stateKey")
@@ -366,6 +406,9 @@ func (a *API) redact(w http.ResponseWriter, r *http.Request, who accounts.Reques
 	target, err := id.ParseEventID(r.PathValue("eventId"))
 	if err != nil {
 		return httpapi.InvalidParam("Invalid event ID")
+	}
+	if err := a.limitMessage(r, who); err != nil {
+		return err
 	}
 	txn := &rooms.Txn{DeviceID: who.DeviceID, Scope: "redact/" + roomID + "/" + string(target), TxnID: r.PathValue("txnId")}
 	eventID, err := a.rooms.Redact(r.Context(), roomID, who.UserID, string(target), body.Reason, txn)

@@ -48,6 +48,7 @@ CREATE TABLE events (
 );
 
 CREATE INDEX events_room_pos ON events (room_id, stream_pos);
+CREATE INDEX events_room_ts ON events (room_id, origin_server_ts); -- timestamp_to_event
 
 -- The room's current state, for lookups that should not walk state groups.
 CREATE TABLE current_state (
