@@ -158,6 +158,7 @@ func writeConfig(t *testing.T, db storage.Options) (path, url string) {
 	cfg := fmt.Sprintf(`server_name: crash.test
 registration_shared_secret: %q
 bcrypt_rounds: 4
+rc_message: {per_second: 100000, burst_count: 100000}
 listeners:
   - port: %d
     bind_addresses: ['127.0.0.1']
