@@ -96,6 +96,19 @@ func (s *Service) Put(ctx context.Context, userID, roomID, typ string, content [
 	})
 }
 
+// PutServerManaged stores a document of a type that only the server
+// writes (such as m.push_rules, which Put refuses from clients), through
+// the same stream, so /sync delivers it like any other account data.
+func (s *Service) PutServerManaged(ctx context.Context, userID, roomID, typ string, content []byte) error {
+	compact, err := compactObject(content)
+	if err != nil {
+		return err
+	}
+	return s.write(userID, func(pos int64) error {
+		return s.store.SetAccountData(ctx, userID, roomID, typ, compact, pos)
+	})
+}
+
 // compactObject checks that content is a JSON object and removes
 // insignificant whitespace. Account data is never signed, so unlike events
 // it may hold floats: canonical JSON rules do not apply.

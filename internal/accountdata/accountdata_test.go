@@ -62,3 +62,32 @@ func TestAccountData(t *testing.T) {
 		}
 	})
 }
+
+// The server writes the types clients may not, through the same stream.
+func TestPutServerManaged(t *testing.T) {
+	storagetest.ForEachEngine(t, func(t *testing.T, opts storage.Options) {
+		ctx := context.Background()
+		db := storagetest.Open(t, opts)
+		if err := db.CreateUser(ctx, storage.NewUser{UserID: "@a:x"}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		seq := streams.NewSequence(0)
+		woken := ""
+		svc := accountdata.New(db, seq, func(u string) { woken = u })
+		if err := svc.Put(ctx, "@a:x", "", "m.push_rules", []byte(`{}`)); !errors.Is(err, accountdata.ErrServerManaged) {
+			t.Fatalf("a client wrote m.push_rules: %v", err)
+		}
+		if err := svc.PutServerManaged(ctx, "@a:x", "", "m.push_rules", []byte(`{ "global" : {} }`)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := svc.Get(ctx, "@a:x", "", "m.push_rules"); err != nil || string(got) != `{"global":{}}` {
+			t.Fatalf("%s %v", got, err)
+		}
+		if seq.Current() != 1 || woken != "@a:x" {
+			t.Errorf("stream at %d, woke %q", seq.Current(), woken)
+		}
+		if err := svc.PutServerManaged(ctx, "@a:x", "", "m.push_rules", []byte(`[]`)); !errors.Is(err, accountdata.ErrNotObject) {
+			t.Errorf("not an object: %v", err)
+		}
+	})
+}

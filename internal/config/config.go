@@ -63,6 +63,8 @@ type Config struct {
 	LimitProfileRequestsToUsersWhoShareRooms bool
 	// AutoJoin: auto_join_rooms and the settings around it (autojoin.go).
 	AutoJoin AutoJoin
+	// Presence: the presence section and use_presence (presence.go).
+	Presence Presence
 
 	// RateLimits are the rc_* settings (ratelimits.go).
 	RateLimits RateLimits

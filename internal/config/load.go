@@ -275,6 +275,8 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"autocreate_auto_join_rooms_federated": func(l *loader, e entry, path string) { l.optBool(e, path, &l.c.AutoJoin.Federated) },
 	"auto_join_rooms_for_guests":           func(l *loader, e entry, path string) { l.optBool(e, path, &l.c.AutoJoin.ForGuests) },
 	"auto_join_mxid_localpart":             func(l *loader, e entry, path string) { l.optString(e, path, &l.c.AutoJoin.MXIDLocal) },
+	"presence":                             (*loader).presence, // and use_presence (presence.go)
+	"use_presence":                         (*loader).usePresence,
 	"limit_profile_requests_to_users_who_share_rooms": func(l *loader, e entry, path string) {
 		l.optBool(e, path, &l.c.LimitProfileRequestsToUsersWhoShareRooms)
 	},

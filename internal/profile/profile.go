@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -159,9 +158,9 @@ func checkValue(key string, value []byte) error {
 		if len(s) > MaxAvatarURLBytes {
 			return fmt.Errorf("%w: avatar_url is longer than %d bytes", ErrInvalidValue, MaxAvatarURLBytes)
 		}
-		if s != "" && !strings.HasPrefix(s, "mxc://") {
-			return fmt.Errorf("%w: avatar_url must be an mxc:// URI", ErrInvalidValue)
-		}
+		// Synapse checks only the length: clients and Complement set other
+		// strings, and the media checks (allowed_avatar_mimetypes) come
+		// with the media repository.
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package rooms
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -9,7 +10,9 @@ import (
 	"slices"
 
 	"github.com/axonhs/axon/internal/matrix/authrules"
+	"github.com/axonhs/axon/internal/matrix/canonicaljson"
 	"github.com/axonhs/axon/internal/matrix/event"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -42,6 +45,14 @@ func (s *Service) submit(ctx context.Context, roomID string, p Proto, txn *Txn) 
 	if err := r.ensureLoaded(ctx, s.db); err != nil {
 		r.mu.Unlock()
 		return "", fmt.Errorf("load room: %w", err)
+	}
+	if id, ok := r.duplicateState(p); ok {
+		r.mu.Unlock()
+		return id, nil
+	}
+	if err := r.checkCreatorLevels(p); err != nil {
+		r.mu.Unlock()
+		return "", err
 	}
 	var key *storage.TxnKey
 	if txn != nil {
@@ -224,4 +235,59 @@ func buildError(err error) error {
 		return fmt.Errorf("signing key: %w", err)
 	}
 	return fmt.Errorf("%w: %w", ErrBadRequest, err)
+}
+
+// duplicateState finds a state event identical to p (same sender and
+// content) in the current state: setting state twice is idempotent, as in
+// Synapse. r.mu must be held.
+func (r *room) duplicateState(p Proto) (string, bool) {
+	if p.StateKey == nil || p.Type == typeMember {
+		return "", false
+	}
+	cur := r.stateEvent(p.Type, *p.StateKey)
+	if cur == nil || cur.Sender() != p.Sender {
+		return "", false
+	}
+	canonical, err := canonicaljson.Canonicalize(p.Content)
+	if err != nil || !bytes.Equal(canonical, cur.Content()) {
+		return "", false
+	}
+	return cur.EventID(), true
+}
+
+// checkCreatorLevels refuses, as a bad request (Synapse's answer), power
+// levels that list a room creator in a version where creators stand above
+// power levels (v12): the auth rules would reject the event anyway.
+func (r *room) checkCreatorLevels(p Proto) error {
+	if p.Type != typePowerLevels || !r.version.PrivilegedCreators() {
+		return nil
+	}
+	users, ok := rawjson.Lookup(p.Content, "users")
+	if !ok {
+		return nil
+	}
+	for _, c := range r.creators() {
+		if _, listed := rawjson.Lookup(users, c); listed {
+			return fmt.Errorf("%w: room creators cannot be given a power level", ErrBadRequest)
+		}
+	}
+	return nil
+}
+
+// creators are the create event's sender and additional_creators.
+func (r *room) creators() []string {
+	create := r.stateEvent(typeCreate, "")
+	if create == nil {
+		return nil
+	}
+	out := []string{create.Sender()}
+	if extra, ok := rawjson.Lookup(create.Content(), "additional_creators"); ok {
+		rawjson.ArrayEach(extra, func(elem []byte) bool {
+			if s, ok := rawjson.StringValue(elem); ok {
+				out = append(out, s)
+			}
+			return true
+		})
+	}
+	return out
 }

@@ -15,6 +15,9 @@ import (
 // point to the room.
 var ErrBadAlias = errors.New("rooms: alias does not point to this room")
 
+// ErrInvalidParam: a request parameter has an invalid value.
+var ErrInvalidParam = errors.New("rooms: invalid parameter")
+
 type canonicalAliasContent struct {
 	Alias      *string  `json:"alias"`
 	AltAliases []string `json:"alt_aliases"`
@@ -36,7 +39,7 @@ func (s *Service) checkCanonicalAlias(ctx context.Context, roomID string, conten
 	for _, a := range aliases {
 		alias, err := id.ParseRoomAlias(a)
 		if err != nil {
-			return fmt.Errorf("%w: invalid alias %q", ErrBadRequest, a)
+			return fmt.Errorf("%w: invalid alias %q", ErrInvalidParam, a)
 		}
 		if alias.Server() != id.ServerName(s.signer.ServerName) {
 			return fmt.Errorf("%w: %s is on another server", ErrBadAlias, a)

@@ -276,7 +276,7 @@ func (s *Service) powerLevels(v roomversion.Version, req CreateRequest, ps prese
 		"users_default": mustJSON(0),
 		"events": mustJSON(map[string]int64{
 			typeName: 50, typePowerLevels: 100, typeHistoryVisibility: 100, typeCanonicalAlias: 50,
-			"m.room.avatar": 50, "m.room.tombstone": 100, "m.room.server_acl": 100, typeEncryption: 100,
+			"m.room.avatar": 50, "m.room.tombstone": tombstoneLevel(v), "m.room.server_acl": 100, typeEncryption: 100,
 		}),
 		"events_default": mustJSON(0),
 		"state_default":  mustJSON(50),
@@ -318,4 +318,14 @@ func mustJSON(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
+}
+
+// tombstoneLevel is the power level needed to upgrade a room: above every
+// admin's in versions where creators outrank power levels (v12), so only
+// creators can, as Synapse sets it.
+func tombstoneLevel(v roomversion.Version) int64 {
+	if v.PrivilegedCreators() {
+		return 150
+	}
+	return 100
 }

@@ -27,7 +27,8 @@ type MembershipChange struct {
 	IsDirect   bool // invites: content.is_direct
 	// Extra are further content keys the client sent (a join's request
 	// body, as Synapse passes it on); they cannot change the membership.
-	Extra map[string]json.RawMessage
+	Extra map[string]json.RawMessage	// Guest: the sender is a guest account (joins need guest access).
+	Guest bool
 }
 
 // Memberships a client may ask for.
@@ -62,6 +63,21 @@ func (s *Service) ChangeMembership(ctx context.Context, c MembershipChange) (str
 	if err := r.ensureLoaded(ctx, s.db); err != nil {
 		r.mu.Unlock()
 		return "", fmt.Errorf("load room: %w", err)
+	}
+	if err := r.checkGuestJoin(c); err != nil {
+		r.mu.Unlock()
+		return "", err
+	}
+	if c.Membership == membershipLeave {
+		// Leaving, kicking or unbanning someone who is not in the room is
+		// refused, as Synapse does (the auth rules would allow a kick of a
+		// departed user).
+		switch r.membership(c.Target) {
+		case membershipJoin, membershipInvite, membershipKnock, membershipBan:
+		default:
+			r.mu.Unlock()
+			return "", fmt.Errorf("%w: the target user is not in the room", ErrForbidden)
+		}
 	}
 	if cur := r.stateEvent(typeMember, c.Target); cur != nil && bytes.Equal(cur.Content(), content) {
 		r.mu.Unlock()

@@ -42,6 +42,10 @@ func (s *Service) Messages(ctx context.Context, req MessagesRequest) (MessagesPa
 	if err != nil {
 		return MessagesPage{}, err
 	}
+	ignored, err := s.IgnoredUsers(ctx, req.User)
+	if err != nil {
+		return MessagesPage{}, err
+	}
 	page := MessagesPage{End: -1}
 	pos := req.From
 	if pos < 0 {
@@ -91,7 +95,7 @@ func (s *Service) Messages(ctx context.Context, req MessagesRequest) (MessagesPa
 			} else {
 				pos = row.Pos
 			}
-			if !req.Filter.MatchesEvent(row.RoomID, row.Type, row.Sender, hasURL(row.PDU)) {
+			if ignoredSender(ignored, row) || !req.Filter.MatchesEvent(row.RoomID, row.Type, row.Sender, hasURL(row.PDU)) {
 				continue
 			}
 			ok, m, err := s.eventVisible(ctx, req.User, a.membership, row)

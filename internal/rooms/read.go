@@ -29,7 +29,11 @@ type access struct {
 // that is not world readable get ErrForbidden, as the spec requires for
 // /state, /members and /messages.
 func (s *Service) accessFor(ctx context.Context, user, roomID string) (*room, access, error) {
+	forbidden := fmt.Errorf("%w: you are not allowed to view this room", ErrForbidden)
 	r, err := s.room(ctx, roomID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, access{}, forbidden // as in Synapse: not telling which rooms exist
+	}
 	if err != nil {
 		return nil, access{}, err
 	}
@@ -50,7 +54,14 @@ func (s *Service) accessFor(ctx context.Context, user, roomID string) (*room, ac
 	case a.membership == membershipJoin, hv == visWorldReadable:
 		return r, a, nil
 	case a.membership == membershipLeave || a.membership == membershipBan:
-		// The room as it was when they left (or were kicked or banned).
+		// The room as it was when they left (or were kicked or banned),
+		// unless they have forgotten it.
+		if forgotten, err := s.db.Forgotten(ctx, user, roomID); err != nil || forgotten {
+			if err != nil {
+				return nil, access{}, err
+			}
+			return nil, access{}, forbidden
+		}
 		rows, err := s.db.EventsByID(ctx, []string{memberEvent.EventID()})
 		if err != nil {
 			return nil, access{}, err
@@ -60,7 +71,7 @@ func (s *Service) accessFor(ctx context.Context, user, roomID string) (*room, ac
 			return r, a, nil
 		}
 	}
-	return nil, access{}, fmt.Errorf("%w: you are not allowed to view this room", ErrForbidden)
+	return nil, access{}, forbidden
 }
 
 // State returns the room state user may see (GET /rooms/{roomId}/state).
@@ -101,12 +112,20 @@ func (s *Service) StateEvent(ctx context.Context, user, roomID, typ, stateKey st
 
 // Members returns the m.room.member events of the room's state as user
 // sees it, keeping those whose membership passes keep.
-func (s *Service) Members(ctx context.Context, user, roomID string, keep func(membership string) bool) ([]*Event, error) {
+func (s *Service) Members(ctx context.Context, user, roomID string, at int64, keep func(membership string) bool) ([]*Event, error) {
 	_, a, err := s.accessFor(ctx, user, roomID)
 	if err != nil {
 		return nil, err
 	}
-	state, err := s.stateAt(ctx, a.group)
+	group := a.group
+	if at >= 0 && at < a.upTo {
+		// The members as they were at a point of the timeline (a sync or
+		// pagination token), within what the user may see.
+		if group, err = s.db.StateGroupAt(ctx, roomID, at); err != nil {
+			return nil, err
+		}
+	}
+	state, err := s.stateAt(ctx, group)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +161,7 @@ func (s *Service) JoinedMembers(ctx context.Context, user, roomID string) ([]*Ev
 			return nil, fmt.Errorf("%w: you are not in the room", ErrForbidden)
 		}
 	}
-	return s.Members(ctx, user, roomID, func(m string) bool { return m == membershipJoin })
+	return s.Members(ctx, user, roomID, -1, func(m string) bool { return m == membershipJoin })
 }
 
 // RoomHistoryVisibility is the room's current history visibility.

@@ -3,18 +3,32 @@ package rooms
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 )
 
 // Send sends a message or state event as a local user and returns its ID.
 // With a transaction ID, a retry returns the first send's event. The auth
 // rules decide what is allowed, including a second m.room.create (never).
 func (s *Service) Send(ctx context.Context, roomID string, p Proto, txn *Txn) (string, error) {
-	if p.Type == typeCanonicalAlias && p.StateKey != nil && *p.StateKey == "" {
+	switch {
+	case p.Type == typeCreate:
+		// Synapse refuses this as a bad request rather than leaving it to
+		// the auth rules.
+		return "", fmt.Errorf("%w: a room has exactly one m.room.create event", ErrBadRequest)
+	case p.Type == typeCanonicalAlias && p.StateKey != nil && *p.StateKey == "":
 		if err := s.checkCanonicalAlias(ctx, roomID, p.Content); err != nil {
 			return "", err
 		}
 	}
-	return s.submit(ctx, roomID, p, txn)
+	id, err := s.submit(ctx, roomID, p, txn)
+	if err == nil && p.Type == typeGuestAccess && p.StateKey != nil && *p.StateKey == "" {
+		if access, _ := rawjson.LookupString(p.Content, "guest_access"); access != "can_join" {
+			s.kickGuests(ctx, roomID)
+		}
+	}
+	return id, err
 }
 
 // Redact redacts eventID on behalf of sender. event.Build places the

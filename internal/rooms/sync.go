@@ -24,6 +24,8 @@ type SliceRequest struct {
 	FullState bool
 	Timeline  *filter.RoomEventFilter
 	State     *filter.RoomEventFilter
+	// Ignored are the senders whose message events are left out.
+	Ignored map[string]bool
 }
 
 // RoomSlice is one room's timeline and state for /sync.
@@ -46,19 +48,22 @@ func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, er
 	if err != nil {
 		return out, err
 	}
+	out.PrevBatch = req.Since
 	if len(rows) > req.Limit {
 		out.Limited = true
+		// Paginating back from prev_batch starts right before the
+		// timeline, or at its end when the timeline is empty (limit 0).
+		out.PrevBatch = rows[0].Pos
 		rows = rows[:req.Limit]
 	}
 	slices.Reverse(rows) // oldest first
-	out.PrevBatch = req.Since
 	if len(rows) > 0 {
 		out.PrevBatch = rows[0].Pos - 1
 	}
 	current := s.currentMembership(req.RoomID, req.User)
 	matching := rows[:0:0]
 	for _, row := range rows {
-		if req.Timeline.MatchesEvent(row.RoomID, row.Type, row.Sender, hasURL(row.PDU)) {
+		if !ignoredSender(req.Ignored, row) && req.Timeline.MatchesEvent(row.RoomID, row.Type, row.Sender, hasURL(row.PDU)) {
 			matching = append(matching, row)
 		}
 	}

@@ -8,12 +8,18 @@ import (
 	"log/slog"
 
 	"github.com/axonhs/axon/internal/accountdata"
+	"github.com/axonhs/axon/internal/clock"
 	"github.com/axonhs/axon/internal/config"
+	"github.com/axonhs/axon/internal/httpapi/clientapi"
+	"github.com/axonhs/axon/internal/presence"
 	"github.com/axonhs/axon/internal/profile"
+	"github.com/axonhs/axon/internal/push"
+	"github.com/axonhs/axon/internal/receipts"
 	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/signingkey"
 	"github.com/axonhs/axon/internal/streams"
 	"github.com/axonhs/axon/internal/syncer"
+	"github.com/axonhs/axon/internal/typing"
 )
 
 // roomServices are the services of the room event pipeline and /sync,
@@ -22,6 +28,8 @@ type roomServices struct {
 	rooms       *rooms.Service
 	syncer      *syncer.Service
 	accountData *accountdata.Service
+	ephemeral   clientapi.Ephemeral // typing, receipts, presence
+	push        *push.Service       // push rules and unread counts
 }
 
 // startRooms loads the signing key and starts the rooms service (its
@@ -47,6 +55,14 @@ func (s *Server) startRooms(ctx context.Context, profiles *profile.Service) (roo
 		return roomServices{}, fmt.Errorf("start rooms: %w", err)
 	}
 	s.rooms = rs.rooms
+	rs.push = push.New(s.db, s.log, s.cfg.ServerName, rs.rooms, rs.accountData)
+	if err := rs.push.Start(ctx); err != nil {
+		return roomServices{}, fmt.Errorf("start push rules: %w", err)
+	}
+	s.push = rs.push
+	if err := s.startEphemeral(ctx, &rs, notifier); err != nil {
+		return roomServices{}, err
+	}
 	profiles.OnChange(func(ctx context.Context, userID string) {
 		// The profile change itself succeeded; rooms that could not be
 		// updated keep the old name, as they would in Synapse.
@@ -58,6 +74,66 @@ func (s *Server) startRooms(ctx context.Context, profiles *profile.Service) (roo
 		return roomServices{}, fmt.Errorf("start sync: %w", err)
 	}
 	return rs, nil
+}
+
+// startEphemeral starts typing notifications, receipts and presence, and
+// adds them to /sync.
+func (s *Server) startEphemeral(ctx context.Context, rs *roomServices, notifier *streams.Notifier) error {
+	rcptPos, err := s.db.MaxReceiptPos(ctx)
+	if err != nil {
+		return err
+	}
+	presencePos, err := s.db.MaxPresencePos(ctx)
+	if err != nil {
+		return err
+	}
+	ty := typing.New(s.db, clock.Real{}, notifier.WakeRoom)
+	rcpts := receipts.New(s.db, rs.rooms, rs.accountData, streams.NewSequence(rcptPos), notifier)
+	rcpts.OnRead(rs.push.ResetCounts)
+	rs.syncer.WithCounts(rs.push)
+	pc := s.cfg.Presence.WithDefaults()
+	pres := presence.New(s.db, presence.Settings{
+		Enabled: !pc.Disabled, Tracked: !pc.Untracked, IncludeOfflineOnSync: pc.IncludeOfflineUsersOnSync,
+		LastActiveGranularity: pc.LastActiveGranularity, SyncOnlineTimeout: pc.SyncOnlineTimeout, IdleTimeout: pc.IdleTimeout,
+	}, clock.Real{}, streams.NewSequence(presencePos), s.wakeSharers(notifier), s.log)
+	if err := pres.Start(ctx); err != nil {
+		return fmt.Errorf("start presence: %w", err)
+	}
+	s.stopEphemeral = func(ctx context.Context) {
+		ty.Close()
+		if err := pres.Close(ctx); err != nil {
+			s.log.Warn("write presence", "err", err)
+		}
+	}
+	// Leaving a room ends one's typing notification there, as in Synapse.
+	rs.rooms.OnCommit(func(batch []rooms.Committed) {
+		for _, c := range batch {
+			if c.Type == "m.room.member" && c.StateKey != nil && c.Membership != rooms.MembershipJoin {
+				ty.Stop(c.RoomID, *c.StateKey)
+			}
+		}
+	})
+	rs.syncer.WithEphemeral(syncer.Ephemeral{Typing: ty, Receipts: rcpts, Presence: pres})
+	rs.ephemeral = clientapi.Ephemeral{Typing: ty, Receipts: rcpts, Presence: pres}
+	return nil
+}
+
+// wakeSharers returns the wake-up for a presence change: the syncs of the
+// user and of everyone in their rooms.
+func (s *Server) wakeSharers(notifier *streams.Notifier) func(userID string) {
+	return func(userID string) {
+		notifier.WakeUser(userID)
+		ms, err := s.db.UserMemberships(context.Background(), userID)
+		if err != nil {
+			s.log.Warn("find the rooms to tell of a presence change", "user", userID, "err", err)
+			return
+		}
+		for _, m := range ms {
+			if m.Membership == rooms.MembershipJoin {
+				notifier.WakeRoom(m.RoomID)
+			}
+		}
+	}
 }
 
 // loadSigningKey reads the first key of the signing key file. A missing

@@ -511,3 +511,168 @@ func TestAutoJoinRooms(t *testing.T) {
 		})
 	}
 }
+
+func TestIgnoredUsersAreNotPassedOn(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range storagetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			srv := openRegistration(t, engine)
+			alice := register(t, srv.URL, "alice", "alice password", "A")
+			bob := register(t, srv.URL, "bob", "bob password", "B")
+			if err := alice.SetAccountData(ctx, "m.ignored_user_list", map[string]any{"ignored_users": map[string]any{bob.UserID.String(): map[string]any{}}}); err != nil {
+				t.Fatal(err)
+			}
+			// An invite from bob never reaches alice's sync.
+			invited := createRoom(t, bob, map[string]any{"invite": []string{alice.UserID.String()}})
+			sync := syncUntil(t, alice, "", func(*mautrix.RespSync) bool { return true })
+			if _, ok := sync.Rooms.Invite[invited]; ok {
+				t.Error("invite from an ignored user in sync")
+			}
+			// In a shared room, bob's messages are left out of sync and /messages.
+			room := createRoom(t, alice, map[string]any{"preset": "public_chat"})
+			if _, err := bob.JoinRoomByID(ctx, room); err != nil {
+				t.Fatal(err)
+			}
+			sendText(t, bob, room, "you cannot hear me")
+			sendText(t, alice, room, "quiet in here")
+			sync = syncUntil(t, alice, "", func(r *mautrix.RespSync) bool { return len(timelineBodies(r, room)) > 0 })
+			if bodies := timelineBodies(sync, room); len(bodies) != 1 || bodies[0] != "quiet in here" {
+				t.Errorf("alice's timeline: %v", bodies)
+			}
+			if bodies, _ := messageBodies(t, alice, room); len(bodies) != 1 {
+				t.Errorf("alice's /messages: %v", bodies)
+			}
+			if bodies, _ := messageBodies(t, bob, room); len(bodies) != 2 {
+				t.Errorf("bob's /messages: %v", bodies)
+			}
+		})
+	}
+}
+
+func TestStateAndMembershipEdgeCases(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range storagetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			srv := openRegistration(t, engine)
+			alice := register(t, srv.URL, "alice", "alice password", "A")
+			carol := register(t, srv.URL, "carol", "carol password", "C")
+			room := createRoom(t, alice, map[string]any{"preset": "public_chat"})
+
+			// Setting the same state twice gives the same event.
+			first := do(t, alice, "PUT", map[string]any{"topic": "same"}, "rooms", room, "state", "m.room.topic", "")
+			second := do(t, alice, "PUT", map[string]any{"topic": "same"}, "rooms", room, "state", "m.room.topic", "")
+			if first.status != 200 || first.body["event_id"] != second.body["event_id"] {
+				t.Errorf("repeated state: %v / %v", first.body, second.body)
+			}
+			// A second m.room.create is a bad request.
+			if res := do(t, alice, "PUT", map[string]any{}, "rooms", room, "state", "m.room.create", ""); res.status != 400 {
+				t.Errorf("second create: %d %v", res.status, res.body)
+			}
+			// Kicking someone who is not in the room is refused.
+			if _, err := alice.KickUser(ctx, room, &mautrix.ReqKickUser{UserID: carol.UserID}); errcode(err) != "M_FORBIDDEN" {
+				t.Errorf("kick of a non-member: %v", err)
+			}
+			// Unknown rooms: reads are forbidden (not telling which exist).
+			if _, code := messageBodies(t, carol, "!nowhere:axon.test"); code != "M_FORBIDDEN" {
+				t.Errorf("messages of an unknown room: %q", code)
+			}
+			// Oversized events are refused with M_TOO_LARGE.
+			big := make([]byte, 70000)
+			for i := range big {
+				big[i] = 'a'
+			}
+			if _, err := alice.SendText(ctx, room, string(big)); errcode(err) != "M_TOO_LARGE" {
+				t.Errorf("oversized event: %v", err)
+			}
+			// Bad content is refused, and the room still works.
+			if res := do(t, alice, "PUT", []int{1}, "rooms", room, "send", "m.room.message", "t1"); res.status != 400 {
+				t.Errorf("array content: %d", res.status)
+			}
+			sendText(t, alice, room, "still fine")
+		})
+	}
+}
+
+func TestUnreadCountsInSync(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range storagetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			srv := openRegistration(t, engine)
+			alice := register(t, srv.URL, "alice", "alice password", "A")
+			bob := register(t, srv.URL, "bob", "bob password", "B")
+			room := createRoom(t, alice, map[string]any{"preset": "public_chat"})
+			if _, err := bob.JoinRoomByID(ctx, room); err != nil {
+				t.Fatal(err)
+			}
+			sendText(t, alice, room, "just chatting")
+			mention, err := alice.SendMessageEvent(ctx, room, event.EventMessage, map[string]any{
+				"msgtype": "m.text", "body": "bob, look", "m.mentions": map[string]any{"user_ids": []string{bob.UserID.String()}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			counted := func(r *mautrix.RespSync) bool {
+				jr, ok := r.Rooms.Join[room]
+				return ok && jr.UnreadNotifications != nil && jr.UnreadNotifications.NotificationCount == 2
+			}
+			sync := syncUntil(t, bob, "", counted)
+			if hl := sync.Rooms.Join[room].UnreadNotifications.HighlightCount; hl != 1 {
+				t.Errorf("highlight_count = %d, want 1", hl)
+			}
+			// Initial sync carries the push rules even though bob changed none.
+			var sawRules bool
+			for _, ev := range sync.AccountData.Events {
+				sawRules = sawRules || ev.Type.Type == "m.push_rules"
+			}
+			if !sawRules {
+				t.Error("initial sync lacks m.push_rules")
+			}
+			// A read receipt at the mention clears both counts.
+			if err := bob.SendReceipt(ctx, room, mention.EventID, event.ReceiptTypeRead, nil); err != nil {
+				t.Fatal(err)
+			}
+			cleared := syncUntil(t, bob, sync.NextBatch, func(r *mautrix.RespSync) bool {
+				jr, ok := r.Rooms.Join[room]
+				return ok && jr.UnreadNotifications != nil && jr.UnreadNotifications.NotificationCount == 0
+			})
+			if hl := cleared.Rooms.Join[room].UnreadNotifications.HighlightCount; hl != 0 {
+				t.Errorf("highlight_count after the receipt = %d", hl)
+			}
+		})
+	}
+}
+
+func TestGuestsJoinOnlyWhereGuestAccessAllows(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range storagetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			srv := guestServer(t, engine)
+			alice := register(t, srv.URL, "alice", "alice password", "A")
+			guest, _ := registerGuest(t, srv.URL, &mautrix.ReqRegister{})
+			closed := createRoom(t, alice, map[string]any{"preset": "public_chat"}) // guest_access forbidden
+			if _, err := guest.JoinRoomByID(ctx, closed); errcode(err) != "M_GUEST_ACCESS_FORBIDDEN" {
+				t.Errorf("guest joining a room without guest access: %v", err)
+			}
+			open := createRoom(t, alice, map[string]any{"preset": "public_chat", "initial_state": []map[string]any{
+				{"type": "m.room.guest_access", "state_key": "", "content": map[string]any{"guest_access": "can_join"}},
+			}})
+			if _, err := guest.JoinRoomByID(ctx, open); err != nil {
+				t.Fatalf("guest joining a can_join room: %v", err)
+			}
+			if _, err := guest.SendText(ctx, open, "hello from a guest"); err != nil {
+				t.Errorf("guest sending: %v", err)
+			}
+			syncUntil(t, guest, "", func(r *mautrix.RespSync) bool { _, ok := r.Rooms.Join[open]; return ok })
+			// Guests cannot create rooms.
+			if res := do(t, guest, "POST", map[string]any{}, "createRoom"); res.errcode() != "M_GUEST_ACCESS_FORBIDDEN" {
+				t.Errorf("guest createRoom: %v", res.body)
+			}
+			// Closing guest access makes the guest leave.
+			do(t, alice, "PUT", map[string]any{"guest_access": "forbidden"}, "rooms", open, "state", "m.room.guest_access", "")
+			var member map[string]any
+			if err := alice.StateEvent(ctx, open, event.StateMember, guest.UserID.String(), &member); err != nil || member["membership"] != "leave" {
+				t.Errorf("guest membership after guest access closed: %v %v", member, err)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/axonhs/axon/internal/httpapi/consentapi"
 	"github.com/axonhs/axon/internal/httpapi/static"
 	"github.com/axonhs/axon/internal/metrics"
+	"github.com/axonhs/axon/internal/push"
 	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/syncer"
 )
@@ -33,6 +34,9 @@ type services struct {
 	consent *consent.Service
 	rooms   *rooms.Service
 	syncer  *syncer.Service
+	push    *push.Service // push rules (/pushrules)
+	// ephemeral: typing, receipts, presence (rooms.go).
+	ephemeral clientapi.Ephemeral
 }
 
 // buildListener mounts the resources a listener names. Resources that Axon
@@ -71,7 +75,7 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 			mounted[name] = true
 			switch name {
 			case "client":
-				clientapi.New(svc.accounts, svc.userData, clientSettings(cfg)).WithRegistrationTokens(svc.regTokens).WithLimiters(svc.limiters).WithRooms(svc.rooms, svc.syncer).Register(rt)
+				clientapi.New(svc.accounts, svc.userData, clientSettings(cfg)).WithRegistrationTokens(svc.regTokens).WithLimiters(svc.limiters).WithRooms(svc.rooms, svc.syncer).WithPushRules(svc.push).WithEphemeral(svc.ephemeral).Register(rt)
 				adminapi.NewRegistrationTokens(svc.accounts, svc.regTokens).Register(rt)
 				adminapi.NewSharedSecretRegistration(cfg.RegistrationSharedSecret, svc.accounts).Register(rt)
 				adminapi.RegisterServerVersion(rt)

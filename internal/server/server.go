@@ -22,6 +22,7 @@ import (
 	"github.com/axonhs/axon/internal/metrics"
 	"github.com/axonhs/axon/internal/password"
 	"github.com/axonhs/axon/internal/profile"
+	"github.com/axonhs/axon/internal/push"
 	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/storage"
 )
@@ -33,10 +34,13 @@ type Server struct {
 	db        *storage.DB
 	accounts  *accounts.Service // flushed on Close
 	rooms     *rooms.Service    // stopped on Close
+	push      *push.Service     // stopped on Close, after rooms
 	listeners []*httpapi.BoundListener
 	pidFile   string // written by New, removed by Close
 
 	stopCleanup func() // stops the periodic deletion of expired tokens
+	// stopEphemeral stops typing and presence timers and writes presence (rooms.go).
+	stopEphemeral func(ctx context.Context)
 }
 
 // New opens the database (migrating it) and binds every listener, so that
@@ -68,13 +72,15 @@ func (s *Server) start(ctx context.Context) error {
 	svc := services{
 		rooms:    rs.rooms,
 		syncer:   rs.syncer,
+		push:     rs.push,
 		accounts: accounts.New(s.db, cfg.ServerName, password.Hasher{Rounds: cfg.BcryptRounds, Pepper: cfg.Password.Pepper}),
 		userData: clientapi.UserData{
 			Profiles:    profiles,
 			AccountData: rs.accountData,
 			Filters:     filter.New(s.db),
 		},
-		metrics: metrics.New(),
+		metrics:   metrics.New(),
+		ephemeral: rs.ephemeral,
 	}
 	svc.accounts.SetLifetimes(accounts.Lifetimes{
 		RefreshableAccessToken:    cfg.TokenLifetimes.RefreshableAccessTokenLifetime,
@@ -178,6 +184,16 @@ func (s *Server) Close() {
 	if s.rooms != nil {
 		s.rooms.Stop() // commits what is queued
 		s.rooms = nil
+	}
+	if s.push != nil {
+		s.push.Stop() // evaluates what rooms committed last
+		s.push = nil
+	}
+	if s.stopEphemeral != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.stopEphemeral(ctx)
+		cancel()
+		s.stopEphemeral = nil
 	}
 	if s.accounts != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

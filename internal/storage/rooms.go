@@ -571,3 +571,19 @@ func (db *DB) EventsNearTimestamp(ctx context.Context, roomID string, ts int64, 
 	}
 	return out, nil
 }
+
+// Forgotten reports whether user has forgotten roomID.
+func (db *DB) Forgotten(ctx context.Context, userID, roomID string) (bool, error) {
+	var forgotten bool
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		err := tx.QueryRow(ctx, `SELECT forgotten FROM memberships WHERE user_id = $1 AND room_id = $2`, userID, roomID).Scan(&forgotten)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("forgotten: %w", err)
+	}
+	return forgotten, nil
+}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/axonhs/axon/internal/filter"
+	"github.com/axonhs/axon/internal/push"
 	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/storage"
 	"github.com/axonhs/axon/internal/streams"
@@ -51,6 +54,9 @@ type JoinedRoom struct {
 	AccountData EventList      `json:"account_data"`
 	Ephemeral   EventList      `json:"ephemeral"`
 	Summary     *rooms.Summary `json:"summary,omitempty"`
+
+	UnreadNotifications       *push.NotificationCounts           `json:"unread_notifications,omitempty"`
+	UnreadThreadNotifications map[string]push.NotificationCounts `json:"unread_thread_notifications,omitempty"`
 }
 
 // InvitedRoom is one entry of rooms.invite.
@@ -84,8 +90,8 @@ func emptyResponse(cur streams.Token) *Response {
 
 // empty reports whether the response carries nothing for the client.
 func (r *Response) empty() bool {
-	return len(r.AccountData.Events) == 0 && len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 &&
-		len(r.Rooms.Leave) == 0 && len(r.Rooms.Knock) == 0
+	return len(r.AccountData.Events) == 0 && len(r.Presence.Events) == 0 && len(r.Rooms.Join) == 0 &&
+		len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.Rooms.Knock) == 0
 }
 
 // defaultTimelineLimit is Synapse's timeline limit without a filter.
@@ -105,6 +111,9 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 	if err != nil {
 		return nil, err
 	}
+	if req.ignored, err = s.rooms.IgnoredUsers(ctx, req.User); err != nil {
+		return nil, err
+	}
 	memberships, err := s.store.UserMemberships(ctx, req.User)
 	if err != nil {
 		return nil, err
@@ -113,15 +122,49 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 	if req.Filter != nil {
 		roomFilter = req.Filter.Room
 	}
+	joined, fresh := joinedRooms(req, since, memberships, roomFilter)
+	ephemeral, err := s.ephemeralEvents(ctx, req, since, cur, joined, fresh)
+	if err != nil {
+		return nil, err
+	}
 	for _, m := range memberships {
 		if !roomFilter.IncludesRoom(m.RoomID) {
 			continue
 		}
-		if err := s.syncMembership(ctx, req, since, cur, m, roomData[m.RoomID], resp); err != nil {
+		extra := roomExtras{accountData: roomData[m.RoomID], ephemeral: ephemeral[m.RoomID]}
+		if err := s.syncMembership(ctx, req, since, cur, m, extra, resp); err != nil {
 			return nil, fmt.Errorf("sync room %s: %w", m.RoomID, err)
 		}
 	}
+	if err := s.addCounts(ctx, req, resp); err != nil {
+		return nil, err
+	}
+	if err := s.presenceSection(ctx, req, since, cur, fresh, resp); err != nil {
+		return nil, err
+	}
 	return resp, nil
+}
+
+// roomExtras are a room's per-user additions to its timeline and state.
+type roomExtras struct {
+	accountData []json.RawMessage
+	ephemeral   []json.RawMessage
+}
+
+// joinedRooms lists the joined rooms the filter lets through, and among
+// them those new to the client: all on an initial sync, else the ones
+// joined since the token.
+func joinedRooms(req Request, since streams.Token, ms []storage.Membership, rf *filter.RoomFilter) (joined, fresh []string) {
+	for _, m := range ms {
+		if m.Membership != rooms.MembershipJoin || !rf.IncludesRoom(m.RoomID) {
+			continue
+		}
+		joined = append(joined, m.RoomID)
+		if req.Since == nil || m.Pos > since.Events {
+			fresh = append(fresh, m.RoomID)
+		}
+	}
+	return joined, fresh
 }
 
 // accountDataSection fills the global account data and returns the
@@ -140,7 +183,23 @@ func (s *Service) accountDataSection(ctx context.Context, req Request, since, cu
 		}
 	}
 	perRoom := map[string][]json.RawMessage{}
+	if req.Since == nil && s.counts != nil && globalFilter.Matches("m.push_rules", req.User) {
+		// Synapse always sends the push rules on an initial sync, even to
+		// users who never changed one (and so have no stored document).
+		rules, err := s.counts.Rules(ctx, req.User)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := json.Marshal(map[string]any{"type": "m.push_rules", "content": map[string]any{"global": rules}})
+		if err != nil {
+			return nil, err
+		}
+		resp.AccountData.Events = append(resp.AccountData.Events, ev)
+	}
 	for _, e := range entries {
+		if req.Since == nil && s.counts != nil && e.RoomID == "" && e.Type == "m.push_rules" {
+			continue // sent above, from the rules themselves
+		}
 		content := e.Content
 		if len(content) == 0 {
 			content = []byte("{}") // deleted
@@ -164,7 +223,7 @@ func (s *Service) accountDataSection(ctx context.Context, req Request, since, cu
 }
 
 // syncMembership adds one room to the section its membership puts it in.
-func (s *Service) syncMembership(ctx context.Context, req Request, since, cur streams.Token, m storage.Membership, accountData []json.RawMessage, resp *Response) error {
+func (s *Service) syncMembership(ctx context.Context, req Request, since, cur streams.Token, m storage.Membership, extra roomExtras, resp *Response) error {
 	initial := req.Since == nil
 	changed := m.Pos > since.Events // the membership itself is news
 	switch m.Membership {
@@ -173,39 +232,49 @@ func (s *Service) syncMembership(ctx context.Context, req Request, since, cur st
 		if initial || changed {
 			from = 0 // newly joined: the room as if on an initial sync
 		}
-		return s.joinedRoom(ctx, req, from, cur, m.RoomID, accountData, resp)
-	case rooms.MembershipInvite:
+		return s.joinedRoom(ctx, req, from, cur, m.RoomID, extra, resp)
+	case rooms.MembershipInvite, rooms.MembershipKnock:
 		if !initial && !changed {
 			return nil
 		}
+		// The stripped state of the room, with the user's own member event:
+		// invite_state for an invite, knock_state for a knock.
 		state, err := s.rooms.InviteState(ctx, req.User, m.RoomID)
 		if err != nil {
 			return err
 		}
-		resp.Rooms.Invite[m.RoomID] = &InvitedRoom{InviteState: EventList{Events: nonNil(state)}}
+		if m.Membership == rooms.MembershipInvite && req.ignored[inviter(state, req.User)] {
+			return nil // invites from ignored users are not passed on
+		}
+		if m.Membership == rooms.MembershipKnock {
+			resp.Rooms.Knock[m.RoomID] = &KnockedRoom{KnockState: EventList{Events: nonNil(state)}}
+		} else {
+			resp.Rooms.Invite[m.RoomID] = &InvitedRoom{InviteState: EventList{Events: nonNil(state)}}
+		}
 	case rooms.MembershipLeave, rooms.MembershipBan:
 		wantLeave := req.Filter != nil && req.Filter.Room.WantsLeave()
 		if (initial && !wantLeave) || (!initial && !changed) {
 			return nil
 		}
-		return s.leftRoom(ctx, req, since, m, accountData, resp)
+		return s.leftRoom(ctx, req, since, m, extra.accountData, resp)
 	}
 	return nil
 }
 
-func (s *Service) joinedRoom(ctx context.Context, req Request, from int64, cur streams.Token, roomID string, accountData []json.RawMessage, resp *Response) error {
+func (s *Service) joinedRoom(ctx context.Context, req Request, from int64, cur streams.Token, roomID string, extra roomExtras, resp *Response) error {
 	slice, err := s.rooms.SyncRoom(ctx, s.sliceRequest(req, roomID, from, cur.Events))
 	if err != nil {
 		return err
 	}
-	if from > 0 && !req.FullState && len(slice.Timeline) == 0 && len(slice.State) == 0 && len(accountData) == 0 {
+	if from > 0 && !req.FullState && len(slice.Timeline) == 0 && len(slice.State) == 0 &&
+		len(extra.accountData) == 0 && len(extra.ephemeral) == 0 {
 		return nil // nothing new in this room
 	}
 	jr := &JoinedRoom{
 		Timeline:    s.timeline(req, slice),
 		State:       StateList{Events: rooms.ClientEvents(slice.State, s.format(req))},
-		AccountData: EventList{Events: nonNil(accountData)},
-		Ephemeral:   EventList{Events: []json.RawMessage{}},
+		AccountData: EventList{Events: nonNil(extra.accountData)},
+		Ephemeral:   EventList{Events: nonNil(extra.ephemeral)},
 	}
 	if from == 0 || memberChange(slice) {
 		sum, err := s.rooms.RoomSummary(ctx, req.User, roomID)
@@ -232,11 +301,14 @@ func (s *Service) leftRoom(ctx context.Context, req Request, since streams.Token
 }
 
 func (s *Service) sliceRequest(req Request, roomID string, from, upTo int64) rooms.SliceRequest {
-	sr := rooms.SliceRequest{User: req.User, RoomID: roomID, Since: from, UpTo: upTo, Limit: defaultTimelineLimit, FullState: req.FullState}
+	sr := rooms.SliceRequest{User: req.User, RoomID: roomID, Since: from, UpTo: upTo, Limit: defaultTimelineLimit, FullState: req.FullState, Ignored: req.ignored}
 	if req.Filter != nil && req.Filter.Room != nil {
 		sr.Timeline, sr.State = req.Filter.Room.Timeline, req.Filter.Room.State
 		if sr.Timeline != nil {
 			sr.Limit = sr.Timeline.LimitOr(defaultTimelineLimit, maxTimelineLimit)
+			if l := sr.Timeline.Limit; l != nil && *l == 0 {
+				sr.Limit = 0 // no timeline at all, as Synapse allows
+			}
 		}
 	}
 	return sr
@@ -272,4 +344,47 @@ func nonNil(l []json.RawMessage) []json.RawMessage {
 		return []json.RawMessage{}
 	}
 	return l
+}
+
+// inviter finds who sent user's invite in a room's stripped state.
+func inviter(stripped []json.RawMessage, user string) string {
+	for _, ev := range stripped {
+		var e struct {
+			Type     string `json:"type"`
+			StateKey string `json:"state_key"`
+			Sender   string `json:"sender"`
+		}
+		if json.Unmarshal(ev, &e) == nil && e.Type == "m.room.member" && e.StateKey == user {
+			return e.Sender
+		}
+	}
+	return ""
+}
+
+// addCounts fills the unread notification counts of the joined rooms in
+// the response, in one query. With unread_thread_notifications the room
+// count is the main timeline's and threads are counted apart.
+func (s *Service) addCounts(ctx context.Context, req Request, resp *Response) error {
+	if s.counts == nil || len(resp.Rooms.Join) == 0 {
+		return nil
+	}
+	counts, err := s.counts.Counts(ctx, req.User, slices.Collect(maps.Keys(resp.Rooms.Join)))
+	if err != nil {
+		return err
+	}
+	var timeline *filter.RoomEventFilter
+	if req.Filter != nil && req.Filter.Room != nil {
+		timeline = req.Filter.Room.Timeline
+	}
+	threaded := timeline != nil && timeline.UnreadThreadNotifs != nil && *timeline.UnreadThreadNotifs
+	for roomID, jr := range resp.Rooms.Join {
+		c := counts[roomID]
+		n := c.Total()
+		if threaded {
+			n = c.Main
+			jr.UnreadThreadNotifications = c.Threads
+		}
+		jr.UnreadNotifications = &n
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/axonhs/axon/internal/filter"
+	"github.com/axonhs/axon/internal/push"
 	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/storage"
 	"github.com/axonhs/axon/internal/streams"
@@ -21,6 +22,7 @@ type Rooms interface {
 	SyncRoom(ctx context.Context, req rooms.SliceRequest) (rooms.RoomSlice, error)
 	RoomSummary(ctx context.Context, user, roomID string) (rooms.Summary, error)
 	InviteState(ctx context.Context, user, roomID string) ([]json.RawMessage, error)
+	IgnoredUsers(ctx context.Context, user string) (map[string]bool, error)
 	OnCommit(fn func([]rooms.Committed))
 }
 
@@ -31,12 +33,49 @@ type Store interface {
 	AccountDataSince(ctx context.Context, userID string, after, upTo int64) ([]storage.AccountDataEntry, error)
 }
 
+// Typing is what sync needs of the typing notifications.
+type Typing interface {
+	Position() int64
+	// Changed returns the users typing in each of roomIDs whose typing
+	// set changed at a position in (after, upTo].
+	Changed(roomIDs []string, after, upTo int64) map[string][]string
+}
+
+// Receipts is what sync needs of the read receipts.
+type Receipts interface {
+	Position() int64
+	// ForSync returns the m.receipt event of each of user's joined rooms
+	// with receipts in (after, upTo], and of each of fullRooms with all
+	// of theirs.
+	ForSync(ctx context.Context, user string, after, upTo int64, fullRooms []string) (map[string]json.RawMessage, error)
+}
+
+// Presence is what sync needs of the presence service.
+type Presence interface {
+	Position() int64
+	// Syncing records the set_presence of a sync ("" for the default)
+	// until done is called.
+	Syncing(ctx context.Context, user, deviceID, state string) (done func())
+	// ForSync returns the m.presence events of a sync.
+	ForSync(ctx context.Context, user string, after, upTo int64, initial bool, newRooms []string) ([]json.RawMessage, error)
+}
+
+// Ephemeral are the sources of the ephemeral parts of a sync; a nil one
+// contributes nothing.
+type Ephemeral struct {
+	Typing   Typing
+	Receipts Receipts
+	Presence Presence
+}
+
 // Service is the sync service.
 type Service struct {
 	rooms       Rooms
 	store       Store
 	notifier    *streams.Notifier
 	accountData *streams.Sequence
+	ephemeral   Ephemeral
+	counts      Counts // nil: no unread counts
 	serverName  string
 	now         func() time.Time
 }
@@ -45,6 +84,26 @@ type Service struct {
 // sequence; notifier is shared with the writers of the other streams.
 func New(rooms Rooms, store Store, notifier *streams.Notifier, accountData *streams.Sequence, serverName string) *Service {
 	return &Service{rooms: rooms, store: store, notifier: notifier, accountData: accountData, serverName: serverName, now: time.Now}
+}
+
+// Counts is what sync needs of push rules: the unread notification counts
+// and the user's rules (m.push_rules on an initial sync).
+type Counts interface {
+	Counts(ctx context.Context, user string, roomIDs []string) (map[string]push.Counts, error)
+	Rules(ctx context.Context, user string) (*push.Ruleset, error)
+}
+
+// WithCounts adds unread notification counts and push rules to sync.
+func (s *Service) WithCounts(c Counts) *Service {
+	s.counts = c
+	return s
+}
+
+// WithEphemeral adds the sources of typing notifications, receipts and
+// presence; call it before Start.
+func (s *Service) WithEphemeral(e Ephemeral) *Service {
+	s.ephemeral = e
+	return s
 }
 
 // Start loads who is in which room, so that room events wake the right
@@ -78,7 +137,18 @@ func (s *Service) committed(batch []rooms.Committed) {
 
 // Current is the position of every stream now.
 func (s *Service) Current() streams.Token {
-	return streams.Token{Events: s.rooms.StreamPosition(), AccountData: s.accountData.Current()}
+	t := streams.Token{Events: s.rooms.StreamPosition(), AccountData: s.accountData.Current()}
+	e := s.ephemeral
+	if e.Typing != nil {
+		t.Typing = e.Typing.Position()
+	}
+	if e.Receipts != nil {
+		t.Receipts = e.Receipts.Position()
+	}
+	if e.Presence != nil {
+		t.Presence = e.Presence.Position()
+	}
+	return t
 }
 
 // Request is one /sync call.
@@ -89,6 +159,17 @@ type Request struct {
 	FullState bool
 	Timeout   time.Duration
 	Filter    *filter.Filter // nil for none
+	// SetPresence is set_presence: online (the default when empty),
+	// unavailable, or offline (the sync leaves presence alone).
+	SetPresence string
+
+	// ignored is the user's m.ignored_user_list, read once per response.
+	ignored map[string]bool
+
+	// typingReset: the client's typing position is from before a restart
+	// (the typing stream is in memory), so every room's typing set is
+	// sent again.
+	typingReset bool
 }
 
 // maxTimeout bounds how long a request may be parked.
@@ -99,6 +180,10 @@ const maxTimeout = 5 * time.Minute
 func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	timer := time.NewTimer(min(max(req.Timeout, 0), maxTimeout))
 	defer timer.Stop()
+	if p := s.ephemeral.Presence; p != nil {
+		defer p.Syncing(ctx, req.User, req.DeviceID, req.SetPresence)()
+	}
+	s.checkTypingPosition(&req)
 	for {
 		// Listen before reading positions: a change landing in between
 		// closes the channel, so it cannot be missed.
@@ -108,7 +193,7 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 			// A token given back never goes backwards.
 			cur = cur.Max(*req.Since)
 		}
-		if req.Since == nil || req.FullState || cur.After(*req.Since) {
+		if req.Since == nil || req.FullState || req.typingReset || cur.After(*req.Since) {
 			resp, err := s.compute(ctx, req, cur)
 			if err != nil {
 				return nil, err
@@ -117,6 +202,7 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 				return resp, nil
 			}
 		}
+		req.typingReset = false // done with: later rounds wait for changes
 		select {
 		case <-wake:
 		case <-timer.C:
@@ -125,4 +211,17 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// checkTypingPosition notices a typing position from before a restart:
+// ahead of the stream, which restarted from zero. It is then read as zero
+// and every room's typing set is sent again.
+func (s *Service) checkTypingPosition(req *Request) {
+	if req.Since == nil || s.ephemeral.Typing == nil || req.Since.Typing <= s.ephemeral.Typing.Position() {
+		return
+	}
+	since := *req.Since
+	since.Typing = 0
+	req.Since = &since
+	req.typingReset = true
 }

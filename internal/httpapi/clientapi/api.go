@@ -84,6 +84,9 @@ type API struct {
 	limits   Limiters // rate limits (ratelimit.go)
 	rooms    Rooms    // nil until SetRooms (rooms.go)
 	syncer   Syncer
+	// ephemeral: typing, receipts, read markers, presence (ephemeral.go).
+	ephemeral Ephemeral
+	push      PushRules // nil until WithPushRules (pushrules.go)
 }
 
 // New returns the client API.

@@ -22,7 +22,11 @@ func (a *API) getMembers(w http.ResponseWriter, r *http.Request, who accounts.Re
 	}
 	q := r.URL.Query()
 	want, notWant := q.Get("membership"), q.Get("not_membership")
-	evs, err := a.rooms.Members(r.Context(), who.UserID, roomID, func(m string) bool {
+	at, err := positionParam(q.Get("at"))
+	if err != nil {
+		return err
+	}
+	evs, err := a.rooms.Members(r.Context(), who.UserID, roomID, at, func(m string) bool {
 		return (want == "" || m == want) && (notWant == "" || m != notWant)
 	})
 	if err != nil {
@@ -33,9 +37,10 @@ func (a *API) getMembers(w http.ResponseWriter, r *http.Request, who accounts.Re
 	return nil
 }
 
+// joinedMember always has both keys, null when unset, as in Synapse.
 type joinedMember struct {
-	DisplayName json.RawMessage `json:"display_name,omitempty"`
-	AvatarURL   json.RawMessage `json:"avatar_url,omitempty"`
+	DisplayName json.RawMessage `json:"display_name"`
+	AvatarURL   json.RawMessage `json:"avatar_url"`
 }
 
 // getJoinedMembers serves GET /rooms/{roomId}/joined_members.
@@ -51,7 +56,7 @@ func (a *API) getJoinedMembers(w http.ResponseWriter, r *http.Request, who accou
 	joined := make(map[string]joinedMember, len(evs))
 	for _, ev := range evs {
 		content, _ := rawjson.Lookup(ev.PDU, "content")
-		var m joinedMember
+		m := joinedMember{DisplayName: json.RawMessage("null"), AvatarURL: json.RawMessage("null")}
 		if v, ok := rawjson.Lookup(content, "displayname"); ok && !rawjson.IsNull(v) {
 			m.DisplayName = v
 		}

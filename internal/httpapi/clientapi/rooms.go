@@ -26,7 +26,7 @@ type Rooms interface {
 	Redact(ctx context.Context, roomID, sender, eventID, reason string, txn *rooms.Txn) (string, error)
 	State(ctx context.Context, user, roomID string) ([]*rooms.Event, error)
 	StateEvent(ctx context.Context, user, roomID, typ, stateKey string) (*rooms.Event, error)
-	Members(ctx context.Context, user, roomID string, keep func(membership string) bool) ([]*rooms.Event, error)
+	Members(ctx context.Context, user, roomID string, at int64, keep func(membership string) bool) ([]*rooms.Event, error)
 	JoinedMembers(ctx context.Context, user, roomID string) ([]*rooms.Event, error)
 	EventFor(ctx context.Context, user, roomID, eventID string) (*rooms.Event, error)
 	JoinedRooms(ctx context.Context, user string) ([]string, error)
@@ -56,26 +56,26 @@ func (a *API) registerRooms(rt *httpapi.Router) {
 		return
 	}
 	a.handle(rt, http.MethodPost, "/createRoom", a.authed(a.createRoom))
-	a.handle(rt, http.MethodPost, "/join/{roomIdOrAlias}", a.authed(a.joinRoom))
-	a.handle(rt, http.MethodPost, "/rooms/{roomId}/join", a.authed(a.joinRoom))
-	a.handle(rt, http.MethodPost, "/rooms/{roomId}/leave", a.authed(a.membershipOf(rooms.MembershipLeave, false)))
+	a.handle(rt, http.MethodPost, "/join/{roomIdOrAlias}", a.guestAuthed(a.joinRoom))
+	a.handle(rt, http.MethodPost, "/rooms/{roomId}/join", a.guestAuthed(a.joinRoom))
+	a.handle(rt, http.MethodPost, "/rooms/{roomId}/leave", a.guestAuthed(a.membershipOf(rooms.MembershipLeave, false)))
 	a.handle(rt, http.MethodPost, "/rooms/{roomId}/invite", a.authed(a.membershipOf(rooms.MembershipInvite, true)))
 	a.handle(rt, http.MethodPost, "/rooms/{roomId}/kick", a.authed(a.membershipOf(rooms.MembershipLeave, true)))
 	a.handle(rt, http.MethodPost, "/rooms/{roomId}/ban", a.authed(a.membershipOf(rooms.MembershipBan, true)))
 	a.handle(rt, http.MethodPost, "/rooms/{roomId}/unban", a.authed(a.membershipOf(rooms.MembershipLeave, true)))
 	a.handle(rt, http.MethodPost, "/rooms/{roomId}/forget", a.authed(a.forgetRoom))
-	a.handle(rt, http.MethodPut, "/rooms/{roomId}/send/{eventType}/{txnId}", a.authed(a.sendMessage))
-	a.handle(rt, http.MethodPut, "/rooms/{roomId}/state/{eventType}", a.authed(a.putState))
-	a.handle(rt, http.MethodPut, "/rooms/{roomId}/state/{eventType}/{stateKey...}", a.authed(a.putState))
-	a.handle(rt, http.MethodGet, "/rooms/{roomId}/state", a.authed(a.getState))
-	a.handle(rt, http.MethodGet, "/rooms/{roomId}/state/{eventType}", a.authed(a.getStateEvent))
-	a.handle(rt, http.MethodGet, "/rooms/{roomId}/state/{eventType}/{stateKey...}", a.authed(a.getStateEvent))
+	a.handle(rt, http.MethodPut, "/rooms/{roomId}/send/{eventType}/{txnId}", a.guestAuthed(a.sendMessage))
+	a.handle(rt, http.MethodPut, "/rooms/{roomId}/state/{eventType}", a.guestAuthed(a.putState))
+	a.handle(rt, http.MethodPut, "/rooms/{roomId}/state/{eventType}/{stateKey...}", a.guestAuthed(a.putState))
+	a.handle(rt, http.MethodGet, "/rooms/{roomId}/state", a.guestAuthed(a.getState))
+	a.handle(rt, http.MethodGet, "/rooms/{roomId}/state/{eventType}", a.guestAuthed(a.getStateEvent))
+	a.handle(rt, http.MethodGet, "/rooms/{roomId}/state/{eventType}/{stateKey...}", a.guestAuthed(a.getStateEvent))
 	a.handle(rt, http.MethodPut, "/rooms/{roomId}/redact/{eventId}/{txnId}", a.authed(a.redact))
-	a.handle(rt, http.MethodGet, "/rooms/{roomId}/event/{eventId}", a.authed(a.getEvent))
-	a.handle(rt, http.MethodGet, "/rooms/{roomId}/members", a.authed(a.getMembers))
+	a.handle(rt, http.MethodGet, "/rooms/{roomId}/event/{eventId}", a.guestAuthed(a.getEvent))
+	a.handle(rt, http.MethodGet, "/rooms/{roomId}/members", a.guestAuthed(a.getMembers))
 	a.handle(rt, http.MethodGet, "/rooms/{roomId}/joined_members", a.authed(a.getJoinedMembers))
-	a.handle(rt, http.MethodGet, "/rooms/{roomId}/messages", a.authed(a.getMessages))
-	a.handle(rt, http.MethodGet, "/rooms/{roomId}/context/{eventId}", a.authed(a.getContext))
+	a.handle(rt, http.MethodGet, "/rooms/{roomId}/messages", a.guestAuthed(a.getMessages))
+	a.handle(rt, http.MethodGet, "/rooms/{roomId}/context/{eventId}", a.guestAuthed(a.getContext))
 	rt.Handle(http.MethodGet, "/_matrix/client/v1/rooms/{roomId}/timestamp_to_event", a.authed(a.timestampToEvent))
 	a.handle(rt, http.MethodPost, "/knock/{roomIdOrAlias}", a.authed(a.knockRoom))
 	a.handle(rt, http.MethodGet, "/rooms/{roomId}/aliases", a.authed(a.getRoomAliases))
@@ -87,7 +87,9 @@ func (a *API) registerRooms(rt *httpapi.Router) {
 	a.handle(rt, http.MethodPost, "/publicRooms", a.authed(a.publicRooms))
 	a.handle(rt, http.MethodGet, "/directory/list/room/{roomId}", a.maybeAuthed(a.getVisibility))
 	a.handle(rt, http.MethodPut, "/directory/list/room/{roomId}", a.authed(a.putVisibility))
-	a.handle(rt, http.MethodGet, "/sync", a.authed(a.sync))
+	a.handle(rt, http.MethodGet, "/sync", a.guestAuthed(a.sync))
+	a.registerPushRules(rt)
+	a.registerEphemeral(rt) // typing, receipts, read markers, presence (ephemeral.go)
 }
 
 // roomsError maps the rooms service's errors to Matrix errors.
@@ -110,6 +112,10 @@ func roomsError(err error) error {
 		return httpapi.TooLarge("Event is too large")
 	case errors.Is(err, rooms.ErrAliasInUse):
 		return &httpapi.Error{Status: http.StatusBadRequest, Code: "M_ROOM_IN_USE", Message: "Room alias already taken"}
+	case errors.Is(err, rooms.ErrGuestAccess):
+		return guestForbidden()
+	case errors.Is(err, rooms.ErrInvalidParam):
+		return httpapi.InvalidParam(msg)
 	case errors.Is(err, rooms.ErrBadAlias):
 		return &httpapi.Error{Status: http.StatusBadRequest, Code: "M_BAD_ALIAS", Message: msg}
 	case errors.Is(err, rooms.ErrStillInRoom):
@@ -246,6 +252,7 @@ func (a *API) joinRoom(w http.ResponseWriter, r *http.Request, who accounts.Requ
 	}
 	_, err = a.rooms.ChangeMembership(r.Context(), rooms.MembershipChange{
 		Sender: who.UserID, RoomID: roomID, Target: who.UserID, Membership: rooms.MembershipJoin, Reason: reason, Extra: body,
+		Guest: who.Guest,
 	})
 	if err != nil {
 		return roomsError(err)
@@ -364,6 +371,9 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, who accounts.R
 	eventID, err := a.rooms.Send(r.Context(), roomID, rooms.Proto{Type: typ, Sender: who.UserID, Content: content}, txn)
 	if err != nil {
 		return roomsError(err)
+	}
+	if typ == "m.room.message" {
+		a.bumpPresence(r.Context(), who) // Synapse counts messages as activity
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"event_id": eventID})
 	return nil

@@ -45,6 +45,12 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request, who accounts.Requeste
 	default:
 		return httpapi.InvalidParam("full_state must be true or false")
 	}
+	switch p := q.Get("set_presence"); p {
+	case "", "online", "offline", "unavailable":
+		req.SetPresence = p
+	default:
+		return httpapi.InvalidParam("set_presence must be online, offline or unavailable")
+	}
 	f, err := a.syncFilter(r.Context(), who.UserID, q.Get("filter"))
 	if err != nil {
 		return err
