@@ -24,6 +24,8 @@ type Proto struct {
 	Content  json.RawMessage
 	// Redacts is the target of an m.room.redaction.
 	Redacts string
+	// Guest: the sender is a guest account (joins need guest access).
+	Guest bool
 }
 
 // Txn identifies a client request for idempotent retries.
@@ -116,7 +118,7 @@ func (s *Service) buildLocked(ctx context.Context, r *room, p Proto, txn *storag
 	if err != nil {
 		return nil, nil, buildError(err)
 	}
-	if err := authrules.Check(v, ev, r.stateProvider()); err != nil {
+	if err := s.checker.Check(v, ev, r.stateProvider()); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrForbidden, err)
 	}
 	row := storage.PersistEvent{

@@ -59,6 +59,17 @@ func (s *Service) ChangeMembership(ctx context.Context, c MembershipChange) (str
 	if err != nil {
 		return "", err
 	}
+	if c.Membership == membershipJoin && c.Sender == c.Target {
+		authoriser, err := s.joinAuthoriser(ctx, r, c.Target)
+		if err != nil {
+			return "", err
+		}
+		if authoriser != "" {
+			if content, err = withAuthoriser(content, authoriser); err != nil {
+				return "", err
+			}
+		}
+	}
 	r.mu.Lock()
 	if err := r.ensureLoaded(ctx, s.db); err != nil {
 		r.mu.Unlock()

@@ -17,6 +17,10 @@ func (s *Service) Send(ctx context.Context, roomID string, p Proto, txn *Txn) (s
 		// Synapse refuses this as a bad request rather than leaving it to
 		// the auth rules.
 		return "", fmt.Errorf("%w: a room has exactly one m.room.create event", ErrBadRequest)
+	case p.Type == typeMember && p.StateKey != nil:
+		// Membership through the state endpoint takes the membership path,
+		// as in Synapse (profile, restricted joins, guest checks).
+		return s.memberViaState(ctx, roomID, p)
 	case p.Type == typeCanonicalAlias && p.StateKey != nil && *p.StateKey == "":
 		if err := s.checkCanonicalAlias(ctx, roomID, p.Content); err != nil {
 			return "", err
@@ -44,4 +48,22 @@ func (s *Service) Redact(ctx context.Context, roomID, sender, eventID, reason st
 		return "", err
 	}
 	return s.submit(ctx, roomID, Proto{Type: typeRedaction, Sender: sender, Content: raw, Redacts: eventID}, txn)
+}
+
+// memberViaState turns PUT /state/m.room.member/{userId} into a
+// membership change; the content's other keys (a per-room display name,
+// say) are kept.
+func (s *Service) memberViaState(ctx context.Context, roomID string, p Proto) (string, error) {
+	var content map[string]json.RawMessage
+	if err := json.Unmarshal(p.Content, &content); err != nil {
+		return "", fmt.Errorf("%w: member content must be an object", ErrBadRequest)
+	}
+	var membership string
+	if err := json.Unmarshal(content["membership"], &membership); err != nil || membership == "" {
+		return "", fmt.Errorf("%w: m.room.member content needs a membership string", ErrBadRequest)
+	}
+	delete(content, "membership")
+	return s.ChangeMembership(ctx, MembershipChange{
+		Sender: p.Sender, RoomID: roomID, Target: *p.StateKey, Membership: membership, Extra: content, Guest: p.Guest,
+	})
 }

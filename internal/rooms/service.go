@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/axonhs/axon/internal/matrix/authrules"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -83,6 +84,10 @@ type Service struct {
 	mu    sync.Mutex
 	rooms map[string]*room
 
+	// checker applies the auth rules; a join_authorised_via_users_server
+	// naming this server is trusted because this server signs the events
+	// it builds.
+	checker   *authrules.Checker
 	committer *committer
 	nextGroup atomic.Int64
 	groups    groupCache
@@ -97,7 +102,9 @@ func New(db *storage.DB, log *slog.Logger, signer Signer, profiles Profiles, set
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: log, signer: signer, settings: settings, profiles: profiles, now: time.Now, rooms: map[string]*room{}}
+	s := &Service{db: db, log: log, signer: signer, settings: settings, profiles: profiles, now: time.Now, rooms: map[string]*room{}}
+	s.checker = &authrules.Checker{SignedByServer: func(_ authrules.Event, server string) bool { return server == signer.ServerName }}
+	return s
 }
 
 // Start reads the stream heads and starts the committer.

@@ -676,3 +676,35 @@ func TestGuestsJoinOnlyWhereGuestAccessAllows(t *testing.T) {
 		})
 	}
 }
+
+func TestRestrictedRoomJoins(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range storagetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			srv := openRegistration(t, engine)
+			alice := register(t, srv.URL, "alice", "alice password", "A")
+			bob := register(t, srv.URL, "bob", "bob password", "B")
+			space := createRoom(t, alice, map[string]any{"preset": "public_chat"})
+			room := createRoom(t, alice, map[string]any{"preset": "private_chat", "room_version": "10", "initial_state": []map[string]any{{
+				"type": "m.room.join_rules", "state_key": "",
+				"content": map[string]any{"join_rule": "restricted", "allow": []map[string]any{{"type": "m.room_membership", "room_id": space}}},
+			}}})
+			// Not in the space: refused.
+			if _, err := bob.JoinRoomByID(ctx, room); errcode(err) != "M_FORBIDDEN" {
+				t.Fatalf("join without space membership: %v", err)
+			}
+			// In the space: allowed, authorised by alice (through the state endpoint too).
+			if _, err := bob.JoinRoomByID(ctx, space); err != nil {
+				t.Fatal(err)
+			}
+			if res := do(t, bob, "PUT", map[string]any{"membership": "join"}, "rooms", room, "state", "m.room.member", bob.UserID); res.status != 200 {
+				t.Fatalf("restricted join: %d %v", res.status, res.body)
+			}
+			var member map[string]any
+			if err := alice.StateEvent(ctx, room, event.StateMember, bob.UserID.String(), &member); err != nil ||
+				member["membership"] != "join" || member["join_authorised_via_users_server"] != alice.UserID.String() {
+				t.Errorf("bob's member event: %v %v", member, err)
+			}
+		})
+	}
+}

@@ -112,6 +112,8 @@ func roomsError(err error) error {
 		return httpapi.TooLarge("Event is too large")
 	case errors.Is(err, rooms.ErrAliasInUse):
 		return &httpapi.Error{Status: http.StatusBadRequest, Code: "M_ROOM_IN_USE", Message: "Room alias already taken"}
+	case errors.Is(err, rooms.ErrUnableToAuthoriseJoin):
+		return &httpapi.Error{Status: http.StatusBadRequest, Code: "M_UNABLE_TO_AUTHORISE_JOIN", Message: msg}
 	case errors.Is(err, rooms.ErrGuestAccess):
 		return guestForbidden()
 	case errors.Is(err, rooms.ErrInvalidParam):
@@ -393,7 +395,7 @@ func (a *API) putState(w http.ResponseWriter, r *http.Request, who accounts.Requ
 	}
 	stateKey := r.PathValue("stateKey")
 	eventID, err := a.rooms.Send(r.Context(), roomID, rooms.Proto{
-		Type: r.PathValue("eventType"), StateKey: &stateKey, Sender: who.UserID, Content: content,
+		Type: r.PathValue("eventType"), StateKey: &stateKey, Sender: who.UserID, Content: content, Guest: who.Guest,
 	}, nil)
 	if err != nil {
 		return roomsError(err)
