@@ -8,13 +8,19 @@ import (
 
 	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/signingkey"
+	"github.com/axonhs/axon/internal/storage"
 	"github.com/axonhs/axon/internal/storage/storagetest"
 )
 
 // newService starts a rooms service on a fresh database of engine.
 func newService(tb testing.TB, engine string) *rooms.Service {
 	tb.Helper()
-	db := storagetest.Open(tb, storagetest.NewOptions(tb, engine))
+	return newServiceOn(tb, storagetest.Open(tb, storagetest.NewOptions(tb, engine)))
+}
+
+// newServiceOn starts a rooms service on db.
+func newServiceOn(tb testing.TB, db *storage.DB) *rooms.Service {
+	tb.Helper()
 	key, err := signingkey.Generate()
 	if err != nil {
 		tb.Fatal(err)

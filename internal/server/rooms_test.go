@@ -216,14 +216,17 @@ func TestConcurrentSendersLoseNothing(t *testing.T) {
 					t.Fatal(err)
 				}
 				seen := map[string]bool{}
-				for _, ev := range msgs.Chunk {
-					if ev.Type == event.EventMessage {
-						_ = ev.Content.ParseRaw(ev.Type)
-						seen[ev.Content.AsMessage().Body] = true
+				count := 0
+				for _, ev := range msgs.Chunk { // newest first
+					if ev.Type != event.EventMessage {
+						continue
 					}
+					count++
+					_ = ev.Content.ParseRaw(ev.Type)
+					seen[ev.Content.AsMessage().Body] = true
 				}
-				if len(seen) != perRoom {
-					t.Errorf("room %s has %d distinct messages, want %d", room, len(seen), perRoom)
+				if len(seen) != perRoom || count != perRoom {
+					t.Errorf("room %s has %d messages (%d distinct), want %d", room, count, len(seen), perRoom)
 				}
 			}
 		})
