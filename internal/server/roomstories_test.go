@@ -15,6 +15,13 @@ import (
 	"github.com/axonhs/axon/internal/storage/storagetest"
 )
 
+// aliceAndBob starts an open-registration server with two users.
+func aliceAndBob(t *testing.T, engine string) (*servertest.Server, *mautrix.Client, *mautrix.Client) {
+	t.Helper()
+	srv := openRegistration(t, engine)
+	return srv, register(t, srv.URL, "alice", "alice password", "A"), register(t, srv.URL, "bob", "bob password", "B")
+}
+
 // createRoom creates a room with body as the createRoom request.
 func createRoom(t *testing.T, c *mautrix.Client, body map[string]any) id.RoomID {
 	t.Helper()
@@ -98,9 +105,7 @@ func TestHistoryVisibility(t *testing.T) {
 	}
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			srv, alice, bob := aliceAndBob(t, engine)
 			carol := register(t, srv.URL, "carol", "carol password", "C")
 			for _, tc := range cases {
 				t.Run(tc.vis, func(t *testing.T) {
@@ -167,9 +172,7 @@ func TestHistoryVisibility(t *testing.T) {
 func TestLeftUsersSeeTheRoomAsTheyLeftIt(t *testing.T) {
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			_, alice, bob := aliceAndBob(t, engine)
 			room := createRoom(t, alice, map[string]any{"preset": "public_chat"})
 			if _, err := bob.JoinRoomByID(context.Background(), room); err != nil {
 				t.Fatal(err)
@@ -204,9 +207,7 @@ func TestLeftUsersSeeTheRoomAsTheyLeftIt(t *testing.T) {
 func TestGappySyncSendsTheStateItMissed(t *testing.T) {
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			_, alice, bob := aliceAndBob(t, engine)
 			room := createRoom(t, alice, map[string]any{"preset": "public_chat", "name": "first name"})
 			if _, err := bob.JoinRoomByID(context.Background(), room); err != nil {
 				t.Fatal(err)
@@ -263,9 +264,7 @@ func TestRedactionIsVisibleEverywhere(t *testing.T) {
 	ctx := context.Background()
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			_, alice, bob := aliceAndBob(t, engine)
 			room := createRoom(t, alice, map[string]any{"preset": "public_chat"})
 			if _, err := bob.JoinRoomByID(ctx, room); err != nil {
 				t.Fatal(err)
@@ -310,9 +309,7 @@ func TestMembershipChanges(t *testing.T) {
 	ctx := context.Background()
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			_, alice, bob := aliceAndBob(t, engine)
 			room := createRoom(t, alice, map[string]any{"preset": "public_chat", "room_alias_name": "town"})
 
 			// Join by alias, with extra content kept in the member event.
@@ -375,9 +372,7 @@ func TestDeactivatedUsersLeaveTheirRoomsAndProfilesFollow(t *testing.T) {
 	ctx := context.Background()
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			_, alice, bob := aliceAndBob(t, engine)
 			room := createRoom(t, alice, map[string]any{"preset": "public_chat"})
 			if _, err := bob.JoinRoomByID(ctx, room); err != nil {
 				t.Fatal(err)
@@ -405,9 +400,7 @@ func TestAliasesAndDirectory(t *testing.T) {
 	ctx := context.Background()
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			_, alice, bob := aliceAndBob(t, engine)
 			room := createRoom(t, alice, map[string]any{"visibility": "public", "name": "Lobby", "topic": "say hi"})
 			other := createRoom(t, alice, map[string]any{})
 
@@ -516,9 +509,7 @@ func TestIgnoredUsersAreNotPassedOn(t *testing.T) {
 	ctx := context.Background()
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			_, alice, bob := aliceAndBob(t, engine)
 			if err := alice.SetAccountData(ctx, "m.ignored_user_list", map[string]any{"ignored_users": map[string]any{bob.UserID.String(): map[string]any{}}}); err != nil {
 				t.Fatal(err)
 			}
@@ -597,9 +588,7 @@ func TestUnreadCountsInSync(t *testing.T) {
 	ctx := context.Background()
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			_, alice, bob := aliceAndBob(t, engine)
 			room := createRoom(t, alice, map[string]any{"preset": "public_chat"})
 			if _, err := bob.JoinRoomByID(ctx, room); err != nil {
 				t.Fatal(err)
@@ -681,9 +670,7 @@ func TestRestrictedRoomJoins(t *testing.T) {
 	ctx := context.Background()
 	for _, engine := range storagetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
-			srv := openRegistration(t, engine)
-			alice := register(t, srv.URL, "alice", "alice password", "A")
-			bob := register(t, srv.URL, "bob", "bob password", "B")
+			_, alice, bob := aliceAndBob(t, engine)
 			space := createRoom(t, alice, map[string]any{"preset": "public_chat"})
 			room := createRoom(t, alice, map[string]any{"preset": "private_chat", "room_version": "10", "initial_state": []map[string]any{{
 				"type": "m.room.join_rules", "state_key": "",

@@ -356,16 +356,21 @@ func (a *API) forgetRoom(w http.ResponseWriter, r *http.Request, who accounts.Re
 	return nil
 }
 
+// eventRequest reads what sending an event needs, room and content, and
+// counts the send against rc_message.
+func (a *API) eventRequest(r *http.Request, who accounts.Requester) (roomID string, content json.RawMessage, err error) {
+	if roomID, err = roomIDParam(r); err != nil {
+		return "", nil, err
+	}
+	if content, err = eventContent(r); err != nil {
+		return "", nil, err
+	}
+	return roomID, content, a.limitMessage(r, who)
+}
+
 func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	roomID, err := roomIDParam(r)
+	roomID, content, err := a.eventRequest(r, who)
 	if err != nil {
-		return err
-	}
-	content, err := eventContent(r)
-	if err != nil {
-		return err
-	}
-	if err := a.limitMessage(r, who); err != nil {
 		return err
 	}
 	typ := r.PathValue("eventType")
@@ -382,15 +387,8 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, who accounts.R
 }
 
 func (a *API) putState(w http.ResponseWriter, r *http.Request, who accounts.Requester) error {
-	roomID, err := roomIDParam(r)
+	roomID, content, err := a.eventRequest(r, who)
 	if err != nil {
-		return err
-	}
-	content, err := eventContent(r)
-	if err != nil {
-		return err
-	}
-	if err := a.limitMessage(r, who); err != nil {
 		return err
 	}
 	stateKey := r.PathValue("stateKey")
