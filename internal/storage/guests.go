@@ -115,20 +115,7 @@ func (db *DB) UpgradeGuest(ctx context.Context, u GuestUpgrade, dev *NewDevice, 
 }
 
 func userTokenHashes(ctx context.Context, tx *Tx, userID string) ([][]byte, error) {
-	rows, err := tx.Query(ctx, `SELECT token_hash FROM access_tokens WHERE user_id = $1`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var hashes [][]byte
-	for rows.Next() {
-		var h []byte
-		if err := rows.Scan(&h); err != nil {
-			return nil, err
-		}
-		hashes = append(hashes, h)
-	}
-	return hashes, rows.Err()
+	return tokenHashes(ctx, tx, `SELECT token_hash FROM access_tokens WHERE user_id = $1`, userID)
 }
 
 // ensureDevice creates dev, or keeps it when it exists, updating its
