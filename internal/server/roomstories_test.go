@@ -126,6 +126,9 @@ func TestHistoryVisibility(t *testing.T) {
 					if (err == nil) != tc.joinerSeesEarlier {
 						t.Errorf("bob reading the earlier event: %v", err)
 					}
+					if res := doQuery(t, bob, nil, "rooms", room, "context", early); (res.status == 200) != tc.joinerSeesEarlier {
+						t.Errorf("bob's /context of the earlier event: %d", res.status)
+					}
 					bodies, _ := messageBodies(t, bob, room)
 					if got := len(bodies) == 3; got != tc.joinerSeesEarlier {
 						t.Errorf("bob's /messages: %v", bodies)
@@ -148,6 +151,15 @@ func TestHistoryVisibility(t *testing.T) {
 					}
 					if res := doQuery(t, outsider, nil, "rooms", room, "state"); (res.status == 200) != tc.outsiderCanRead {
 						t.Errorf("outsider /state: %d", res.status)
+					}
+					if _, err := outsider.GetEvent(context.Background(), room, early); (err == nil) != tc.outsiderCanRead {
+						t.Errorf("outsider /event: %v", err)
+					}
+					if res := doQuery(t, outsider, nil, "rooms", room, "context", early); (res.status == 200) != tc.outsiderCanRead {
+						t.Errorf("outsider /context: %d", res.status)
+					}
+					if res := doQuery(t, outsider, nil, "rooms", room, "members"); (res.status == 200) != tc.outsiderCanRead {
+						t.Errorf("outsider /members: %d", res.status)
 					}
 					// carol, invited but not joined, peeks at nothing except through
 					// her membership: she sees what was sent while she was invited
