@@ -63,6 +63,8 @@ type Config struct {
 	LimitProfileRequestsToUsersWhoShareRooms bool
 	// AutoJoin: auto_join_rooms and the settings around it (autojoin.go).
 	AutoJoin AutoJoin
+	// UserDirectory: the user_directory section (userdir.go).
+	UserDirectory UserDirectory
 	// Presence: the presence section and use_presence (presence.go).
 	Presence Presence
 

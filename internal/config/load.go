@@ -268,6 +268,7 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"require_auth_for_profile_requests": func(l *loader, e entry, path string) {
 		l.optBool(e, path, &l.c.RequireAuthForProfileRequests)
 	},
+	"user_directory": (*loader).userDirectory,
 	// auto_join_rooms and friends (autojoin.go).
 	"auto_join_rooms":                      (*loader).autoJoinRooms,
 	"autocreate_auto_join_room_preset":     (*loader).autoJoinPreset,

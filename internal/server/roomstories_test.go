@@ -707,3 +707,44 @@ func TestRestrictedRoomJoins(t *testing.T) {
 		})
 	}
 }
+
+func TestUserDirectorySearch(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range storagetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			srv, alice, bob := aliceAndBob(t, engine)
+			carol := register(t, srv.URL, "carol", "carol password", "C")
+			register(t, srv.URL, "dave", "dave password", "D")
+			if err := bob.SetDisplayName(ctx, "Bobby Tables"); err != nil {
+				t.Fatal(err)
+			}
+			// alice shares a private room with bob; carol is in a public room;
+			// dave is in nothing.
+			private := createRoom(t, alice, map[string]any{"invite": []string{bob.UserID.String()}})
+			if _, err := bob.JoinRoomByID(ctx, private); err != nil {
+				t.Fatal(err)
+			}
+			createRoom(t, carol, map[string]any{"preset": "public_chat"})
+			search := func(term string) []string {
+				resp, err := alice.SearchUserDirectory(ctx, term, 10)
+				if err != nil {
+					t.Fatalf("search %q: %v", term, err)
+				}
+				var ids []string
+				for _, u := range resp.Results {
+					ids = append(ids, u.UserID.String())
+				}
+				return ids
+			}
+			if got := search("tables"); len(got) != 1 || got[0] != bob.UserID.String() {
+				t.Errorf("search by display name: %v", got)
+			}
+			if got := search("carol"); len(got) != 1 {
+				t.Errorf("user in a public room not found: %v", got)
+			}
+			if got := search("dave"); len(got) != 0 {
+				t.Errorf("user sharing nothing found: %v", got)
+			}
+		})
+	}
+}

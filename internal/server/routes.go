@@ -123,6 +123,7 @@ func clientSettings(cfg *config.Config) clientapi.Settings {
 		SetAvatarURLAllowed:       cfg.EnableSetAvatarURL,
 		RequireAuthForProfiles:    cfg.RequireAuthForProfileRequests,
 		LimitProfileToSharedRooms: cfg.LimitProfileRequestsToUsersWhoShareRooms,
+		UserDirectory:             rooms.DirectorySettings{Enabled: !cfg.UserDirectory.Disabled, SearchAllUsers: cfg.UserDirectory.SearchAllUsers},
 		DefaultRoomVersion:        cfg.DefaultRoomVers,
 
 		RegistrationRequiresToken: cfg.RegistrationRequiresToken,

@@ -9,6 +9,7 @@ import (
 	"github.com/axonhs/axon/internal/accounts"
 	"github.com/axonhs/axon/internal/httpapi"
 	"github.com/axonhs/axon/internal/password"
+	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/uia"
 )
 
@@ -60,7 +61,9 @@ type Settings struct {
 	RequireAuthForProfiles bool // require_auth_for_profile_requests
 	// LimitProfileToSharedRooms: limit_profile_requests_to_users_who_share_rooms.
 	LimitProfileToSharedRooms bool
-	DefaultRoomVersion        string // default_room_version
+	// UserDirectory: the user_directory section.
+	UserDirectory      rooms.DirectorySettings
+	DefaultRoomVersion string // default_room_version
 
 	// RegistrationRequiresToken: registration_requires_token (regtokens.go).
 	RegistrationRequiresToken bool

@@ -42,6 +42,7 @@ type Rooms interface {
 	Visibility(ctx context.Context, roomID string) (bool, error)
 	SetVisibility(ctx context.Context, user, roomID string, published bool) error
 	EventNearTimestamp(ctx context.Context, user, roomID string, ts int64, backwards bool) (*rooms.Event, error)
+	SearchUsers(ctx context.Context, ds rooms.DirectorySettings, requester, term string, limit int) ([]rooms.DirectoryUser, bool, error)
 }
 
 // WithRooms enables the room endpoints, backed by r, and /sync, backed by
@@ -83,6 +84,7 @@ func (a *API) registerRooms(rt *httpapi.Router) {
 	a.handle(rt, http.MethodGet, "/directory/room/{roomAlias}", a.maybeAuthed(a.getAlias))
 	a.handle(rt, http.MethodPut, "/directory/room/{roomAlias}", a.authed(a.putAlias))
 	a.handle(rt, http.MethodDelete, "/directory/room/{roomAlias}", a.authed(a.deleteAlias))
+	a.handle(rt, http.MethodPost, "/user_directory/search", a.authed(a.searchUserDirectory))
 	a.handle(rt, http.MethodGet, "/publicRooms", a.authed(a.publicRooms))
 	a.handle(rt, http.MethodPost, "/publicRooms", a.authed(a.publicRooms))
 	a.handle(rt, http.MethodGet, "/directory/list/room/{roomId}", a.maybeAuthed(a.getVisibility))
