@@ -88,7 +88,7 @@ func (a *API) getMessages(w http.ResponseWriter, r *http.Request, who accounts.R
 	switch q.Get("dir") {
 	case "b":
 		req.Backwards = true
-	case "f":
+	case "f", "": // Synapse's default when dir is missing
 	default:
 		return httpapi.InvalidParam("dir must be b or f")
 	}
