@@ -592,11 +592,40 @@ func (s *Service) ForSync(ctx context.Context, userID string, after, upTo int64,
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
+	return s.events(rows, initial && !s.settings.IncludeOfflineOnSync)
+}
+
+// Current returns the m.presence events of users as they are now, for the
+// members a user has just come to share a room with. Users whose presence
+// was never set are offline, as Synapse answers for them.
+func (s *Service) Current(ctx context.Context, userIDs []string) ([]json.RawMessage, error) {
+	if !s.settings.Enabled || len(userIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := s.store.PresenceOf(ctx, userIDs)
+	if err != nil {
+		return nil, err
+	}
+	stored := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		stored[r.UserID] = true
+	}
+	for _, u := range userIDs {
+		if !stored[u] {
+			rows = append(rows, storage.Presence{UserID: u, State: Offline})
+		}
+	}
+	return s.events(rows, false)
+}
+
+// events renders the m.presence events of rows, sorted by user, with the
+// newer status in memory where there is one.
+func (s *Service) events(rows []storage.Presence, skipOffline bool) ([]json.RawMessage, error) {
 	slices.SortFunc(rows, func(a, b storage.Presence) int { return cmp.Compare(a.UserID, b.UserID) })
 	now := s.clock.Now().UnixMilli()
 	var out []json.RawMessage
 	for i, st := range s.overlay(rows) {
-		if initial && st.state == Offline && !s.settings.IncludeOfflineOnSync {
+		if skipOffline && st.state == Offline {
 			continue
 		}
 		ev, err := json.Marshal(struct {

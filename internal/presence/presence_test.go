@@ -350,3 +350,33 @@ func TestCloseWritesWhatOnlyChangedInMemory(t *testing.T) {
 		t.Errorf("%d timers left after close", f.clock.Pending())
 	}
 }
+
+func TestCurrent(t *testing.T) {
+	f := newFixture(t, testSettings)
+	ctx := context.Background()
+	if err := f.svc.SetState(ctx, "@b", "@b", "D", Unavailable, "away"); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.svc.Current(ctx, []string{"@b", "@never"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, raw := range evs {
+		var ev struct {
+			Sender  string
+			Content Content
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev.Sender+"="+ev.Content.Presence)
+	}
+	// Whenever they last changed; offline for a user never seen.
+	if fmt.Sprint(got) != "[@b=unavailable @never=offline]" {
+		t.Errorf("current presence: %v", got)
+	}
+	if evs, err := newFixture(t, Settings{}).svc.Current(ctx, []string{"@b"}); err != nil || evs != nil {
+		t.Errorf("with presence disabled: %s, %v", evs, err)
+	}
+}

@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 
 	"github.com/axonhs/axon/internal/filter"
@@ -26,6 +27,13 @@ type SliceRequest struct {
 	State     *filter.RoomEventFilter
 	// Ignored are the senders whose message events are left out.
 	Ignored map[string]bool
+	// StateAfter asks for the state at the end of the timeline instead of
+	// at its start (use_state_after, MSC4222).
+	StateAfter bool
+	// KnownMember reports whether the client already holds member event
+	// eventID of user, so that an incremental sync lazy-loading members
+	// can leave it out of the state; nil sends them all.
+	KnownMember func(user, eventID string) bool
 }
 
 // RoomSlice is one room's timeline and state for /sync.
@@ -37,8 +45,7 @@ type RoomSlice struct {
 }
 
 // SyncRoom computes a room's timeline after req.Since and the state a
-// client needs alongside it: everything up to the timeline on an initial
-// or full-state sync, the changes it missed on a gappy (limited) one.
+// client needs alongside it (see syncState).
 func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, error) {
 	var out RoomSlice
 	if req.UpTo <= req.Since && req.Since > 0 && !req.FullState {
@@ -79,50 +86,56 @@ func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, er
 	return out, err
 }
 
-// syncState is the state section: the full state before the timeline for
-// an initial or full-state sync, the difference between the state at
-// Since and before the timeline for a gappy one, nothing otherwise.
+// syncState is the state section. With StateAfter (use_state_after) it
+// is the state at the end of the timeline: all of it for an initial or
+// full-state sync, what changed since the token otherwise. Without, it
+// is the state at the start of the timeline: all of it for an initial or
+// full-state sync, what changed since the token for a gappy one, nothing
+// for one without a gap.
+//
+// With lazy-loaded members, the member events sent are those of the
+// timeline's senders (and the user's own on an initial sync), even when
+// they did not change, less those the client already holds (KnownMember).
+// Member changes since the token are sent whatever the senders, so that
+// a client keeping the member list from /members stays right (Synapse
+// does the same).
 func (s *Service) syncState(ctx context.Context, req SliceRequest, out RoomSlice) ([]*Event, error) {
 	initial := req.Since == 0 || req.FullState
-	if !initial && !out.Limited {
+	lazy := req.State.LazyLoad()
+	if !initial && !out.Limited && !req.StateAfter && (!lazy || len(out.Timeline) == 0) {
 		return nil, nil
 	}
-	startGroup, err := s.db.StateGroupAt(ctx, req.RoomID, out.PrevBatch)
+	at := out.PrevBatch
+	if req.StateAfter {
+		at = req.UpTo
+	}
+	group, err := s.db.StateGroupAt(ctx, req.RoomID, at)
 	if err != nil {
 		return nil, err
 	}
-	start, err := s.stateAt(ctx, startGroup)
+	ids, err := s.stateIDs(ctx, req, out, group)
 	if err != nil {
 		return nil, err
 	}
-	if !initial {
-		sinceGroup, err := s.db.StateGroupAt(ctx, req.RoomID, req.Since)
+	if lazy {
+		needed := neededMembers(out.Timeline, req.StateAfter)
+		if initial {
+			needed = append(needed, req.User)
+		}
+		members, err := s.memberIDs(ctx, group, needed)
 		if err != nil {
 			return nil, err
 		}
-		before, err := s.stateAt(ctx, sinceGroup)
-		if err != nil {
-			return nil, err
-		}
-		for k, id := range start {
-			if before[k] == id {
-				delete(start, k)
-			}
-		}
+		maps.Copy(ids, members)
 	}
-	lazy := req.State.LazyLoad()
-	wanted := map[string]bool{req.User: true}
-	for _, ev := range out.Timeline {
-		wanted[ev.Sender] = true
-	}
-	var ids []string
-	for k, id := range start {
-		if k.Type == typeMember && lazy && !wanted[k.StateKey] {
-			continue
+	var list []string
+	for k, id := range ids {
+		if k.Type == typeMember && !initial && req.KnownMember != nil && req.KnownMember(k.StateKey, id) {
+			continue // redundant: the client has it
 		}
-		ids = append(ids, id)
+		list = append(list, id)
 	}
-	evs, err := s.eventsByID(ctx, ids)
+	evs, err := s.eventsByID(ctx, list)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +146,31 @@ func (s *Service) syncState(ctx context.Context, req SliceRequest, out RoomSlice
 		}
 	}
 	return kept, nil
+}
+
+// stateIDs is the state section before lazy-loaded members are added:
+// the whole state of group (less other members when lazy-loading) for an
+// initial sync, its changes since the token for an incremental one that
+// has a gap or asks for the state after the timeline, else nothing.
+func (s *Service) stateIDs(ctx context.Context, req SliceRequest, out RoomSlice, group int64) (map[authrules.StateKey]string, error) {
+	if req.Since == 0 || req.FullState {
+		state, err := s.stateAt(ctx, group)
+		if err != nil {
+			return nil, err
+		}
+		if req.State.LazyLoad() {
+			maps.DeleteFunc(state, func(k authrules.StateKey, _ string) bool { return k.Type == typeMember })
+		}
+		return state, nil
+	}
+	if !out.Limited && !req.StateAfter {
+		return map[authrules.StateKey]string{}, nil
+	}
+	sinceGroup, err := s.db.StateGroupAt(ctx, req.RoomID, req.Since)
+	if err != nil {
+		return nil, err
+	}
+	return s.stateDiff(ctx, group, sinceGroup)
 }
 
 // currentMembership is user's membership of a loaded room ("" if the room

@@ -47,10 +47,12 @@ type StateList struct {
 	Events json.RawMessage `json:"events"`
 }
 
-// JoinedRoom is one entry of rooms.join.
+// JoinedRoom is one entry of rooms.join. It carries State, or StateAfter
+// when the request set use_state_after.
 type JoinedRoom struct {
 	Timeline    Timeline       `json:"timeline"`
-	State       StateList      `json:"state"`
+	State       *StateList     `json:"state,omitempty"`
+	StateAfter  *StateList     `json:"state_after,omitempty"`
 	AccountData EventList      `json:"account_data"`
 	Ephemeral   EventList      `json:"ephemeral"`
 	Summary     *rooms.Summary `json:"summary,omitempty"`
@@ -69,11 +71,13 @@ type KnockedRoom struct {
 	KnockState EventList `json:"knock_state"`
 }
 
-// LeftRoom is one entry of rooms.leave.
+// LeftRoom is one entry of rooms.leave, with State or StateAfter as a
+// joined room.
 type LeftRoom struct {
-	Timeline    Timeline  `json:"timeline"`
-	State       StateList `json:"state"`
-	AccountData EventList `json:"account_data"`
+	Timeline    Timeline   `json:"timeline"`
+	State       *StateList `json:"state,omitempty"`
+	StateAfter  *StateList `json:"state_after,omitempty"`
+	AccountData EventList  `json:"account_data"`
 }
 
 func emptyResponse(cur streams.Token) *Response {
@@ -122,16 +126,25 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 	if req.Filter != nil {
 		roomFilter = req.Filter.Room
 	}
-	joined, fresh := joinedRooms(req, since, memberships, roomFilter)
+	isFresh, err := s.freshRooms(ctx, req, since, memberships, roomFilter)
+	if err != nil {
+		return nil, err
+	}
+	joined, fresh := joinedRooms(memberships, roomFilter, isFresh)
 	ephemeral, err := s.ephemeralEvents(ctx, req, since, cur, joined, fresh)
 	if err != nil {
 		return nil, err
 	}
+	if s.trackMembers(req) && (req.Since == nil || req.FullState) {
+		// The client starts afresh (or may have): it holds no members.
+		s.members.reset(deviceKey{req.User, req.DeviceID})
+	}
+	req.newMembers = map[string]bool{}
 	for _, m := range memberships {
 		if !roomFilter.IncludesRoom(m.RoomID) {
 			continue
 		}
-		extra := roomExtras{accountData: roomData[m.RoomID], ephemeral: ephemeral[m.RoomID]}
+		extra := roomExtras{accountData: roomData[m.RoomID], ephemeral: ephemeral[m.RoomID], fresh: isFresh[m.RoomID]}
 		if err := s.syncMembership(ctx, req, since, cur, m, extra, resp); err != nil {
 			return nil, fmt.Errorf("sync room %s: %w", m.RoomID, err)
 		}
@@ -149,18 +162,46 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 type roomExtras struct {
 	accountData []json.RawMessage
 	ephemeral   []json.RawMessage
+	// fresh: the user joined the room since the token (or this is an
+	// initial sync), so it is sent as on an initial sync.
+	fresh bool
+}
+
+// freshRooms finds the joined rooms new to the client: all on an initial
+// sync, else those the user joined since the token, or left and joined
+// again (Synapse's rule). A member who only changed their profile since
+// stayed joined: their room is not sent afresh.
+func (s *Service) freshRooms(ctx context.Context, req Request, since streams.Token, ms []storage.Membership, rf *filter.RoomFilter) (map[string]bool, error) {
+	fresh := map[string]bool{}
+	for _, m := range ms {
+		if m.Membership != rooms.MembershipJoin || !rf.IncludesRoom(m.RoomID) {
+			continue
+		}
+		if req.Since == nil {
+			fresh[m.RoomID] = true
+			continue
+		}
+		if m.Pos <= since.Events {
+			continue
+		}
+		newly, err := s.rooms.NewlyJoined(ctx, m.EventID, since.Events)
+		if err != nil {
+			return nil, fmt.Errorf("membership history in %s: %w", m.RoomID, err)
+		}
+		fresh[m.RoomID] = newly
+	}
+	return fresh, nil
 }
 
 // joinedRooms lists the joined rooms the filter lets through, and among
-// them those new to the client: all on an initial sync, else the ones
-// joined since the token.
-func joinedRooms(req Request, since streams.Token, ms []storage.Membership, rf *filter.RoomFilter) (joined, fresh []string) {
+// them those new to the client.
+func joinedRooms(ms []storage.Membership, rf *filter.RoomFilter, isFresh map[string]bool) (joined, fresh []string) {
 	for _, m := range ms {
 		if m.Membership != rooms.MembershipJoin || !rf.IncludesRoom(m.RoomID) {
 			continue
 		}
 		joined = append(joined, m.RoomID)
-		if req.Since == nil || m.Pos > since.Events {
+		if isFresh[m.RoomID] {
 			fresh = append(fresh, m.RoomID)
 		}
 	}
@@ -229,7 +270,7 @@ func (s *Service) syncMembership(ctx context.Context, req Request, since, cur st
 	switch m.Membership {
 	case rooms.MembershipJoin:
 		from := since.Events
-		if initial || changed {
+		if initial || extra.fresh {
 			from = 0 // newly joined: the room as if on an initial sync
 		}
 		return s.joinedRoom(ctx, req, from, cur, m.RoomID, extra, resp)
@@ -256,7 +297,7 @@ func (s *Service) syncMembership(ctx context.Context, req Request, since, cur st
 		if (initial && !wantLeave) || (!initial && !changed) {
 			return nil
 		}
-		return s.leftRoom(ctx, req, since, m, extra.accountData, resp)
+		return s.leftRoom(ctx, req, since, cur, m, extra.accountData, resp)
 	}
 	return nil
 }
@@ -272,36 +313,56 @@ func (s *Service) joinedRoom(ctx context.Context, req Request, from int64, cur s
 	}
 	jr := &JoinedRoom{
 		Timeline:    s.timeline(req, slice),
-		State:       StateList{Events: rooms.ClientEvents(slice.State, s.format(req))},
 		AccountData: EventList{Events: nonNil(extra.accountData)},
 		Ephemeral:   EventList{Events: nonNil(extra.ephemeral)},
 	}
-	if from == 0 || memberChange(slice) {
+	if from == 0 || memberChange(slice, from) {
 		sum, err := s.rooms.RoomSummary(ctx, req.User, roomID)
 		if err != nil {
 			return err
 		}
 		jr.Summary = &sum
+		if slice.State, err = s.addHeroes(ctx, req, roomID, from, cur, sum.Heroes, slice); err != nil {
+			return err
+		}
+	}
+	jr.State, jr.StateAfter = s.stateSection(req, slice.State)
+	s.noteMembersSent(req, roomID, cur, slice)
+	if from > 0 {
+		noteNewMembers(req, slice)
 	}
 	resp.Rooms.Join[roomID] = jr
 	return nil
 }
 
-func (s *Service) leftRoom(ctx context.Context, req Request, since streams.Token, m storage.Membership, accountData []json.RawMessage, resp *Response) error {
+func (s *Service) leftRoom(ctx context.Context, req Request, since, cur streams.Token, m storage.Membership, accountData []json.RawMessage, resp *Response) error {
 	slice, err := s.rooms.SyncRoom(ctx, s.sliceRequest(req, m.RoomID, since.Events, m.Pos))
 	if err != nil {
 		return err
 	}
-	resp.Rooms.Leave[m.RoomID] = &LeftRoom{
-		Timeline:    s.timeline(req, slice),
-		State:       StateList{Events: rooms.ClientEvents(slice.State, s.format(req))},
-		AccountData: EventList{Events: nonNil(accountData)},
-	}
+	lr := &LeftRoom{Timeline: s.timeline(req, slice), AccountData: EventList{Events: nonNil(accountData)}}
+	lr.State, lr.StateAfter = s.stateSection(req, slice.State)
+	s.noteMembersSent(req, m.RoomID, cur, slice)
+	resp.Rooms.Leave[m.RoomID] = lr
 	return nil
 }
 
+// stateSection renders a room's state as state, or as state_after when
+// the request asked for it.
+func (s *Service) stateSection(req Request, evs []*rooms.Event) (state, after *StateList) {
+	list := &StateList{Events: rooms.ClientEvents(evs, s.format(req))}
+	if req.UseStateAfter {
+		return nil, list
+	}
+	return list, nil
+}
+
 func (s *Service) sliceRequest(req Request, roomID string, from, upTo int64) rooms.SliceRequest {
-	sr := rooms.SliceRequest{User: req.User, RoomID: roomID, Since: from, UpTo: upTo, Limit: defaultTimelineLimit, FullState: req.FullState, Ignored: req.ignored}
+	sr := rooms.SliceRequest{
+		User: req.User, RoomID: roomID, Since: from, UpTo: upTo, Limit: defaultTimelineLimit,
+		FullState: req.FullState, Ignored: req.ignored, StateAfter: req.UseStateAfter,
+		KnownMember: s.knownMember(req, roomID),
+	}
 	if req.Filter != nil && req.Filter.Room != nil {
 		sr.Timeline, sr.State = req.Filter.Room.Timeline, req.Filter.Room.State
 		if sr.Timeline != nil {
@@ -326,12 +387,13 @@ func (s *Service) format(req Request) rooms.Format {
 	return rooms.Format{NowMS: s.now().UnixMilli(), OmitRoomID: true, UserID: req.User, DeviceID: req.DeviceID}
 }
 
-// memberChange reports whether the slice changes the room's members, so
-// the summary must be sent again.
-func memberChange(slice rooms.RoomSlice) bool {
+// memberChange reports whether the slice changes the room's members
+// after position from, so the summary must be sent again. Lazy-loaded
+// member events that did not change since do not count.
+func memberChange(slice rooms.RoomSlice, from int64) bool {
 	for _, list := range [][]*rooms.Event{slice.Timeline, slice.State} {
 		for _, ev := range list {
-			if ev.Type == "m.room.member" {
+			if ev.Type == typeMember && ev.Pos > from {
 				return true
 			}
 		}

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 
 	"github.com/axonhs/axon/internal/filter"
@@ -109,7 +110,8 @@ func (s *Service) receiptEvents(ctx context.Context, req Request, since, cur str
 
 // presenceSection fills the presence section: on an initial or full-state
 // sync everyone the user shares a room with, else the changes since the
-// token and the members of rooms joined since.
+// token, the members of rooms joined since, and the users who joined the
+// user's rooms since (req.newMembers), as they are now.
 func (s *Service) presenceSection(ctx context.Context, req Request, since, cur streams.Token, fresh []string, resp *Response) error {
 	p := s.ephemeral.Presence
 	if p == nil {
@@ -131,9 +133,18 @@ func (s *Service) presenceSection(ctx context.Context, req Request, since, cur s
 	if err != nil {
 		return err
 	}
+	if !initial && len(req.newMembers) > 0 {
+		more, err := p.Current(ctx, slices.Sorted(maps.Keys(req.newMembers)))
+		if err != nil {
+			return err
+		}
+		evs = append(evs, more...)
+	}
+	seen := map[string]bool{}
 	for _, ev := range evs {
 		sender, _ := rawjson.LookupString(ev, "sender")
-		if pf.Matches(typePresence, sender) {
+		if !seen[sender] && pf.Matches(typePresence, sender) {
+			seen[sender] = true
 			resp.Presence.Events = append(resp.Presence.Events, ev)
 		}
 	}

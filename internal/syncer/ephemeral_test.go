@@ -39,7 +39,10 @@ func (f *fakeReceipts) ForSync(_ context.Context, user string, after, upTo int64
 	return map[string]json.RawMessage{"!a": json.RawMessage(`{"type":"m.receipt"}`), "!hidden": json.RawMessage(`{}`)}, nil
 }
 
-type fakePresence struct{ events []json.RawMessage }
+type fakePresence struct {
+	events  []json.RawMessage
+	current []string // users asked for by Current
+}
 
 func (f *fakePresence) Position() int64 { return 4 }
 func (f *fakePresence) Syncing(context.Context, string, string, string) func() {
@@ -47,6 +50,14 @@ func (f *fakePresence) Syncing(context.Context, string, string, string) func() {
 }
 func (f *fakePresence) ForSync(context.Context, string, int64, int64, bool, []string) ([]json.RawMessage, error) {
 	return f.events, nil
+}
+func (f *fakePresence) Current(_ context.Context, users []string) ([]json.RawMessage, error) {
+	f.current = append(f.current, users...)
+	var out []json.RawMessage
+	for _, u := range users {
+		out = append(out, json.RawMessage(`{"type":"m.presence","sender":"`+u+`","content":{"presence":"online"}}`))
+	}
+	return out, nil
 }
 
 // typingRooms returns, per room, the typing lists in the events added.
@@ -155,5 +166,40 @@ func TestPresenceSectionFilter(t *testing.T) {
 	}
 	if n := count(&filter.Filter{Presence: &filter.EventFilter{Types: []string{}}}); n != 0 {
 		t.Errorf("types []: %d events", n)
+	}
+}
+
+func TestPresenceOfNewMembers(t *testing.T) {
+	p := &fakePresence{events: []json.RawMessage{
+		json.RawMessage(`{"type":"m.presence","sender":"@a","content":{"presence":"online"}}`),
+	}}
+	s := &Service{ephemeral: Ephemeral{Presence: p}}
+	since := streams.Token{Presence: 2}
+	req := Request{Since: &since, newMembers: map[string]bool{"@a": true, "@c": true, "@b": true}}
+	resp := emptyResponse(streams.Token{})
+	if err := s.presenceSection(context.Background(), req, since, streams.Token{Presence: 4}, nil, resp); err != nil {
+		t.Fatal(err)
+	}
+	var senders []string
+	for _, ev := range resp.Presence.Events {
+		var e struct{ Sender string }
+		_ = json.Unmarshal(ev, &e)
+		senders = append(senders, e.Sender)
+	}
+	if fmt.Sprint(senders) != "[@a @b @c]" {
+		t.Errorf("senders %v: each user once", senders)
+	}
+	if fmt.Sprint(p.current) != "[@a @b @c]" {
+		t.Errorf("asked for %v", p.current)
+	}
+
+	// A full-state sync sends everyone's presence anyway.
+	p.current = nil
+	req.FullState = true
+	if err := s.presenceSection(context.Background(), req, since, streams.Token{Presence: 4}, nil, emptyResponse(streams.Token{})); err != nil {
+		t.Fatal(err)
+	}
+	if p.current != nil {
+		t.Errorf("full-state sync asked for %v", p.current)
 	}
 }

@@ -24,6 +24,12 @@ type Rooms interface {
 	InviteState(ctx context.Context, user, roomID string) ([]json.RawMessage, error)
 	IgnoredUsers(ctx context.Context, user string) (map[string]bool, error)
 	OnCommit(fn func([]rooms.Committed))
+	// NewlyJoined reports whether the user of join event eventID was not
+	// joined at position since, or left and joined again after it.
+	NewlyJoined(ctx context.Context, eventID string, since int64) (bool, error)
+	// MemberEventsAt returns the member events of users in a room's
+	// state at position pos.
+	MemberEventsAt(ctx context.Context, roomID string, pos int64, users []string) ([]*rooms.Event, error)
 }
 
 // Store is what sync reads directly.
@@ -58,6 +64,8 @@ type Presence interface {
 	Syncing(ctx context.Context, user, deviceID, state string) (done func())
 	// ForSync returns the m.presence events of a sync.
 	ForSync(ctx context.Context, user string, after, upTo int64, initial bool, newRooms []string) ([]json.RawMessage, error)
+	// Current returns the m.presence events of users as they are now.
+	Current(ctx context.Context, users []string) ([]json.RawMessage, error)
 }
 
 // Ephemeral are the sources of the ephemeral parts of a sync; a nil one
@@ -76,6 +84,7 @@ type Service struct {
 	accountData *streams.Sequence
 	ephemeral   Ephemeral
 	counts      Counts // nil: no unread counts
+	members     *sentMembers
 	serverName  string
 	now         func() time.Time
 }
@@ -83,7 +92,10 @@ type Service struct {
 // New returns the sync service. accountData is the account data stream's
 // sequence; notifier is shared with the writers of the other streams.
 func New(rooms Rooms, store Store, notifier *streams.Notifier, accountData *streams.Sequence, serverName string) *Service {
-	return &Service{rooms: rooms, store: store, notifier: notifier, accountData: accountData, serverName: serverName, now: time.Now}
+	return &Service{
+		rooms: rooms, store: store, notifier: notifier, accountData: accountData, members: newSentMembers(),
+		serverName: serverName, now: time.Now,
+	}
 }
 
 // Counts is what sync needs of push rules: the unread notification counts
@@ -162,9 +174,16 @@ type Request struct {
 	// SetPresence is set_presence: online (the default when empty),
 	// unavailable, or offline (the sync leaves presence alone).
 	SetPresence string
+	// UseStateAfter is use_state_after (MSC4222, spec v1.16): rooms carry
+	// state_after, the state at the end of their timeline, not state.
+	UseStateAfter bool
 
 	// ignored is the user's m.ignored_user_list, read once per response.
 	ignored map[string]bool
+	// newMembers collects, while a response is computed, the users who
+	// joined (or were invited to or knocked on) a room the user was
+	// already in, whose presence the response then carries.
+	newMembers map[string]bool
 
 	// typingReset: the client's typing position is from before a restart
 	// (the typing stream is in memory), so every room's typing set is

@@ -38,12 +38,12 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request, who accounts.Requeste
 		}
 		req.Timeout = time.Duration(min(ms, int64(time.Hour/time.Millisecond))) * time.Millisecond
 	}
-	switch q.Get("full_state") {
-	case "", "false":
-	case "true":
-		req.FullState = true
-	default:
-		return httpapi.InvalidParam("full_state must be true or false")
+	var err error
+	if req.FullState, err = boolParam(q.Get("full_state"), "full_state"); err != nil {
+		return err
+	}
+	if req.UseStateAfter, err = boolParam(q.Get("use_state_after"), "use_state_after"); err != nil {
+		return err
 	}
 	switch p := q.Get("set_presence"); p {
 	case "", "online", "offline", "unavailable":
@@ -62,6 +62,17 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request, who accounts.Requeste
 	}
 	httpapi.WriteJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// boolParam reads a boolean query parameter, false when absent.
+func boolParam(v, name string) (bool, error) {
+	switch v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, httpapi.InvalidParam(name + " must be true or false")
 }
 
 // syncFilter reads the filter parameter: an inline JSON filter or the ID
