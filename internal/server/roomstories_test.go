@@ -748,3 +748,21 @@ func TestUserDirectorySearch(t *testing.T) {
 		})
 	}
 }
+
+func TestAbsurdLimitsAreClamped(t *testing.T) {
+	_, alice, _ := aliceAndBob(t, "sqlite3")
+	room := createRoom(t, alice, map[string]any{})
+	sendText(t, alice, room, "one")
+	for _, limit := range []string{"-5", "0", "99999999999"} {
+		res := doQuery(t, alice, map[string]string{"dir": "b", "limit": limit}, "rooms", room, "messages")
+		if res.status != 200 {
+			t.Errorf("limit %s: %d %v", limit, res.status, res.body)
+		}
+	}
+	if res := doQuery(t, alice, map[string]string{"dir": "b", "limit": "ten"}, "rooms", room, "messages"); res.errcode() != "M_INVALID_PARAM" {
+		t.Errorf("non-integer limit: %v", res.body)
+	}
+	if res := doQuery(t, alice, map[string]string{"since": "not-a-token"}, "sync"); res.errcode() != "M_INVALID_PARAM" {
+		t.Errorf("bad since token: %v", res.body)
+	}
+}

@@ -99,9 +99,9 @@ func (a *API) getMessages(w http.ResponseWriter, r *http.Request, who accounts.R
 		return err
 	}
 	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return httpapi.InvalidParam("limit must be a non-negative integer")
+		n, err := limitParam(l)
+		if err != nil {
+			return err
 		}
 		req.Limit = min(max(n, 1), maxMessagesLimit)
 	}
@@ -165,11 +165,11 @@ func (a *API) getContext(w http.ResponseWriter, r *http.Request, who accounts.Re
 	q := r.URL.Query()
 	req := rooms.ContextRequest{User: who.UserID, RoomID: roomID, EventID: r.PathValue("eventId"), Limit: defaultMessagesLimit}
 	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return httpapi.InvalidParam("limit must be a non-negative integer")
+		n, err := limitParam(l)
+		if err != nil {
+			return err
 		}
-		req.Limit = min(n, maxMessagesLimit)
+		req.Limit = min(max(n, 0), maxMessagesLimit)
 	}
 	if f := q.Get("filter"); f != "" {
 		var ef filter.RoomEventFilter
@@ -219,4 +219,14 @@ func (a *API) timestampToEvent(w http.ResponseWriter, r *http.Request, who accou
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"event_id": ev.EventID, "origin_server_ts": ev.OriginServerTS})
 	return nil
+}
+
+// limitParam reads a limit query parameter. Absurd values are clamped by
+// the caller rather than refused; only a non-integer is an error.
+func limitParam(s string) (int, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, httpapi.InvalidParam("limit must be an integer")
+	}
+	return int(min(max(n, -1), 1<<31)), nil
 }
