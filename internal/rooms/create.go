@@ -156,7 +156,9 @@ func (s *Service) planRoom(ctx context.Context, req CreateRequest) (roomPlan, er
 	}
 	steps := []func() error{
 		func() error { return add(typeCreate, "", createContent) },
-		func() error { return add(typeMember, req.Creator, s.memberContent(ctx, req.Creator, membershipJoin, false)) },
+		func() error {
+			return add(typeMember, req.Creator, s.memberContent(ctx, req.Creator, membershipJoin, false))
+		},
 		func() error {
 			if pl, ok := initial[authrules.StateKey{Type: typePowerLevels}]; ok {
 				delete(initial, authrules.StateKey{Type: typePowerLevels})

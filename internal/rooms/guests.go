@@ -55,4 +55,3 @@ func (s *Service) kickGuests(ctx context.Context, roomID string) {
 		}
 	}
 }
-

@@ -27,7 +27,7 @@ type MembershipChange struct {
 	IsDirect   bool // invites: content.is_direct
 	// Extra are further content keys the client sent (a join's request
 	// body, as Synapse passes it on); they cannot change the membership.
-	Extra map[string]json.RawMessage	// Guest: the sender is a guest account (joins need guest access).
+	Extra map[string]json.RawMessage // Guest: the sender is a guest account (joins need guest access).
 	Guest bool
 }
 

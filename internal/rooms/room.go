@@ -147,7 +147,6 @@ func rawLookup(obj []byte, key string) (json.RawMessage, bool) {
 	return v, ok
 }
 
-
 func stateKeyOf(typ, stateKey string) authrules.StateKey {
 	return authrules.StateKey{Type: typ, StateKey: stateKey}
 }

@@ -36,6 +36,10 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*DB, error
 	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMS))
 	common.Add("_pragma", "foreign_keys(1)")
 	common.Add("_pragma", "synchronous(FULL)")
+	// Multi-row statements open a statement journal; keep it in memory
+	// rather than in a temporary file (about a tenth of the CPU of a
+	// notification-heavy write, measured with pprof).
+	common.Add("_pragma", "temp_store(MEMORY)")
 
 	if path == ":memory:" {
 		// Every connection to ":memory:" is a separate empty database, so

@@ -48,4 +48,3 @@ func (a *API) limitUser(r *http.Request, who accounts.Requester, allow func() (b
 	}
 	return limitErr(false, wait)
 }
-

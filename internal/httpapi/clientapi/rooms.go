@@ -157,16 +157,16 @@ func eventContent(r *http.Request) (json.RawMessage, error) {
 }
 
 type createRoomRequest struct {
-	Visibility               string                     `json:"visibility"`
-	RoomAliasName            string                     `json:"room_alias_name"`
-	Name                     *string                    `json:"name"`
-	Topic                    *string                    `json:"topic"`
-	Invite                   []string                   `json:"invite"`
-	RoomVersion              string                     `json:"room_version"`
-	CreationContent          map[string]json.RawMessage `json:"creation_content"`
-	InitialState             []initialStateEvent        `json:"initial_state"`
-	Preset                   string                     `json:"preset"`
-	IsDirect                 bool                       `json:"is_direct"`
+	Visibility                string                     `json:"visibility"`
+	RoomAliasName             string                     `json:"room_alias_name"`
+	Name                      *string                    `json:"name"`
+	Topic                     *string                    `json:"topic"`
+	Invite                    []string                   `json:"invite"`
+	RoomVersion               string                     `json:"room_version"`
+	CreationContent           map[string]json.RawMessage `json:"creation_content"`
+	InitialState              []initialStateEvent        `json:"initial_state"`
+	Preset                    string                     `json:"preset"`
+	IsDirect                  bool                       `json:"is_direct"`
 	PowerLevelContentOverride map[string]json.RawMessage `json:"power_level_content_override"`
 }
 
