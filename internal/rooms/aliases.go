@@ -7,6 +7,7 @@ import (
 
 	"github.com/axonhs/axon/internal/matrix/authrules"
 	"github.com/axonhs/axon/internal/matrix/id"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -15,7 +16,7 @@ func (s *Service) CreateAlias(ctx context.Context, user, alias, roomID string) e
 	if err := s.checkLocalAlias(alias); err != nil {
 		return err
 	}
-	if s.currentMembershipLoaded(ctx, roomID, user) != membershipJoin {
+	if s.currentMembership(ctx, roomID, user) != membershipJoin {
 		return fmt.Errorf("%w: you must be in the room to give it an alias", ErrForbidden)
 	}
 	return aliasError(s.db.CreateAlias(ctx, alias, roomID, user))
@@ -66,7 +67,7 @@ var ErrStillInRoom = errors.New("rooms: leave the room before forgetting it")
 // Forget hides a room the user has left from their room lists. A user
 // still in the room must leave first.
 func (s *Service) Forget(ctx context.Context, user, roomID string) error {
-	switch s.currentMembershipLoaded(ctx, roomID, user) {
+	switch s.currentMembership(ctx, roomID, user) {
 	case membershipJoin, membershipInvite, membershipKnock:
 		return ErrStillInRoom
 	case "":
@@ -86,9 +87,9 @@ func (s *Service) checkLocalAlias(alias string) error {
 	return nil
 }
 
-// currentMembershipLoaded is user's membership, loading the room if
+// currentMembership is user's current membership, loading the room if
 // needed ("" for an unknown room).
-func (s *Service) currentMembershipLoaded(ctx context.Context, roomID, user string) string {
+func (s *Service) currentMembership(ctx context.Context, roomID, user string) string {
 	r, err := s.room(ctx, roomID)
 	if err != nil {
 		return ""
@@ -129,14 +130,14 @@ func requiredStateLevel(r *room, pl []byte, typ string) int64 {
 	if pl == nil {
 		return 0
 	}
-	if events, ok := rawLookup(pl, "events"); ok {
-		if v, ok := rawLookup(events, typ); ok {
+	if events, ok := rawjson.Lookup(pl, "events"); ok {
+		if v, ok := rawjson.Lookup(events, typ); ok {
 			if n, ok := authrules.ParseLevel(r.version, v); ok {
 				return n
 			}
 		}
 	}
-	if v, ok := rawLookup(pl, "state_default"); ok {
+	if v, ok := rawjson.Lookup(pl, "state_default"); ok {
 		if n, ok := authrules.ParseLevel(r.version, v); ok {
 			return n
 		}

@@ -113,7 +113,7 @@ func (s *Service) PushStateAt(ctx context.Context, roomID string, group int64, p
 		return prev, nil
 	}
 	if prev != nil {
-		deltas, ok, err := s.deltasSince(ctx, group, prev.group)
+		deltas, ok, err := s.deltasSince(ctx, group, prev.group, maxPushDeltas, pushKey)
 		if err != nil {
 			return nil, err
 		}
@@ -142,32 +142,6 @@ func (s *Service) PushStateAt(ctx context.Context, roomID string, group int64, p
 	return s.applyPushState(ctx, p, entries)
 }
 
-// deltasSince collects the changes from state group base to group, when
-// group descends from base by at most maxPushDeltas deltas.
-func (s *Service) deltasSince(ctx context.Context, group, base int64) (map[authrules.StateKey]string, bool, error) {
-	var chain []*stateGroup
-	for id := group; id != base; {
-		if id == 0 || len(chain) == maxPushDeltas {
-			return nil, false, nil
-		}
-		g, err := s.group(ctx, id)
-		if err != nil {
-			return nil, false, err
-		}
-		chain = append(chain, g)
-		id = g.prev
-	}
-	out := map[authrules.StateKey]string{}
-	for i := len(chain) - 1; i >= 0; i-- { // oldest first: later changes win
-		for k, id := range chain[i].entries {
-			if pushKey(k) {
-				out[k] = id
-			}
-		}
-	}
-	return out, true, nil
-}
-
 func (p *PushState) clone(group int64) *PushState {
 	return &PushState{group: group, version: p.version, create: p.create, powerLevels: p.powerLevels,
 		joined: maps.Clone(p.joined), local: p.local}
@@ -191,7 +165,7 @@ func (s *Service) applyPushState(ctx context.Context, p *PushState, entries map[
 		case typeCreate:
 			p.create = row.PDU
 		case typePowerLevels:
-			p.powerLevels, _ = rawLookup(row.PDU, "content")
+			p.powerLevels, _ = rawjson.Lookup(row.PDU, "content")
 		case typeMember:
 			membersChanged = true
 			if pduContentString(row.PDU, "membership") == membershipJoin {

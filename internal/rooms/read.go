@@ -9,7 +9,7 @@ import (
 	"slices"
 
 	"github.com/axonhs/axon/internal/matrix/authrules"
-	"github.com/axonhs/axon/internal/matrix/event"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -264,7 +264,7 @@ func (s *Service) enrich(ctx context.Context, rows []storage.EventRow) ([]*Event
 	for i, r := range rows {
 		ev := &Event{EventRow: r}
 		if prev, ok := related[r.ReplacesState]; ok {
-			ev.PrevContent, _ = rawLookup(prev.PDU, "content")
+			ev.PrevContent, _ = rawjson.Lookup(prev.PDU, "content")
 			ev.PrevSender = prev.Sender
 		}
 		if red, ok := related[r.RedactedBy]; ok {
@@ -273,12 +273,4 @@ func (s *Service) enrich(ctx context.Context, rows []storage.EventRow) ([]*Event
 		out[i] = ev
 	}
 	return out, nil
-}
-
-// eventRow describes an in-memory event as a row, for formatting.
-func eventRow(ev *event.Event) storage.EventRow {
-	return storage.EventRow{
-		EventID: ev.EventID(), RoomID: ev.RoomID(), Type: ev.Type(), StateKey: ev.StateKey(),
-		Sender: ev.Sender(), Depth: ev.Depth(), OriginServerTS: ev.OriginServerTS(), PDU: ev.Canonical(),
-	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/axonhs/axon/internal/matrix/authrules"
 	"github.com/axonhs/axon/internal/matrix/event"
+	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -58,7 +59,7 @@ func (r *room) mayRedactAny(user string) bool {
 		pl = ev.Content()
 	}
 	level := int64(defaultRedactLevel)
-	if v, ok := rawLookup(pl, "redact"); ok {
+	if v, ok := rawjson.Lookup(pl, "redact"); ok {
 		if n, ok := authrules.ParseLevel(r.version, v); ok {
 			level = n
 		}

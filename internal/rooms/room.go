@@ -141,12 +141,6 @@ func pduContentString(pdu []byte, field string) string {
 	return s
 }
 
-// rawLookup returns a top-level value of a JSON object.
-func rawLookup(obj []byte, key string) (json.RawMessage, bool) {
-	v, ok := rawjson.Lookup(obj, key)
-	return v, ok
-}
-
 func stateKeyOf(typ, stateKey string) authrules.StateKey {
 	return authrules.StateKey{Type: typ, StateKey: stateKey}
 }

@@ -100,3 +100,31 @@ func (s *Service) stateAt(ctx context.Context, group int64) (map[authrules.State
 	}
 	return state, nil
 }
+
+// deltasSince merges the state changes from base to group, walking at
+// most maxDeltas deltas back from group; ok is false when base is not
+// that close an ancestor of group. keep selects the keys to collect (nil
+// keeps all).
+func (s *Service) deltasSince(ctx context.Context, group, base int64, maxDeltas int, keep func(authrules.StateKey) bool) (map[authrules.StateKey]string, bool, error) {
+	var chain []*stateGroup
+	for id := group; id != base; {
+		if id == 0 || len(chain) == maxDeltas {
+			return nil, false, nil
+		}
+		g, err := s.group(ctx, id)
+		if err != nil {
+			return nil, false, err
+		}
+		chain = append(chain, g)
+		id = g.prev
+	}
+	out := map[authrules.StateKey]string{}
+	for i := len(chain) - 1; i >= 0; i-- { // oldest first: later changes win
+		for k, id := range chain[i].entries {
+			if keep == nil || keep(k) {
+				out[k] = id
+			}
+		}
+	}
+	return out, true, nil
+}

@@ -67,7 +67,7 @@ func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, er
 	if len(rows) > 0 {
 		out.PrevBatch = rows[0].Pos - 1
 	}
-	current := s.currentMembership(req.RoomID, req.User)
+	current := s.currentMembership(ctx, req.RoomID, req.User)
 	matching := rows[:0:0]
 	for _, row := range rows {
 		if !ignoredSender(req.Ignored, row) && req.Timeline.MatchesEvent(row.RoomID, row.Type, row.Sender, hasURL(row.PDU)) {
@@ -171,23 +171,6 @@ func (s *Service) stateIDs(ctx context.Context, req SliceRequest, out RoomSlice,
 		return nil, err
 	}
 	return s.stateDiff(ctx, group, sinceGroup)
-}
-
-// currentMembership is user's membership of a loaded room ("" if the room
-// is not loaded or the user has none).
-func (s *Service) currentMembership(roomID, user string) string {
-	s.mu.Lock()
-	r := s.rooms[roomID]
-	s.mu.Unlock()
-	if r == nil {
-		return ""
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.loaded {
-		return ""
-	}
-	return r.membership(user)
 }
 
 // Summary is the room summary of /sync (heroes and member counts).

@@ -98,21 +98,9 @@ func (s *Service) stateDiff(ctx context.Context, group, base int64) (map[authrul
 // deltaDiff is stateDiff along the delta chain from group back to base; ok
 // is false when base is not on that chain.
 func (s *Service) deltaDiff(ctx context.Context, group, base int64) (map[authrules.StateKey]string, bool, error) {
-	var chain []*stateGroup
-	for id := group; id != base; {
-		if id == 0 || len(chain) == maxStateChain {
-			return nil, false, nil
-		}
-		g, err := s.group(ctx, id)
-		if err != nil {
-			return nil, false, err
-		}
-		chain = append(chain, g)
-		id = g.prev
-	}
-	out := map[authrules.StateKey]string{}
-	for i := len(chain) - 1; i >= 0; i-- { // oldest first: later changes win
-		maps.Copy(out, chain[i].entries)
+	out, ok, err := s.deltasSince(ctx, group, base, maxStateChain, nil)
+	if err != nil || !ok {
+		return nil, ok, err
 	}
 	for k, id := range out {
 		// A key set back to the event it had at base did not change.
