@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/axonhs/axon/internal/rooms"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -37,13 +36,6 @@ func invalid(format string, args ...any) error {
 	return &InvalidRuleError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// Rooms is what the service needs of the rooms service.
-type Rooms interface {
-	StreamPosition() int64
-	OnCommit(fn func([]rooms.Committed))
-	PushStateAt(ctx context.Context, roomID string, group int64, prev *rooms.PushState) (*rooms.PushState, error)
-}
-
 // AccountData writes the m.push_rules document.
 type AccountData interface {
 	PutServerManaged(ctx context.Context, userID, roomID, typ string, content []byte) error
@@ -57,7 +49,6 @@ type Service struct {
 	db          *storage.DB
 	log         *slog.Logger
 	serverName  string
-	rooms       Rooms
 	accountData AccountData
 
 	cacheMu sync.Mutex
@@ -72,7 +63,8 @@ type Service struct {
 	changeLocks [64]sync.Mutex
 	lockSeed    maphash.Seed
 
-	w worker
+	threadsMu sync.Mutex
+	threads   map[string]string // event ID → thread, for relations
 }
 
 // userRules is a user's rules, as shown and as evaluated.
@@ -81,14 +73,15 @@ type userRules struct {
 	compiled *Compiled
 }
 
-// New returns the push service; call Start to follow the room events.
-func New(db *storage.DB, log *slog.Logger, serverName string, rooms Rooms, accountData AccountData) *Service {
+// New returns the push service. Hand it to the rooms service
+// (rooms.Service.WithPusher) to evaluate the rules of every event.
+func New(db *storage.DB, log *slog.Logger, serverName string, accountData AccountData) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		db: db, log: log, serverName: serverName, rooms: rooms, accountData: accountData,
-		cache: map[string]*userRules{}, lockSeed: maphash.MakeSeed(),
+		db: db, log: log, serverName: serverName, accountData: accountData,
+		cache: map[string]*userRules{}, lockSeed: maphash.MakeSeed(), threads: map[string]string{},
 	}
 }
 

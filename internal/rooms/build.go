@@ -139,6 +139,7 @@ func (s *Service) buildLocked(ctx context.Context, r *room, p Proto, txn *storag
 		}
 	}
 	s.applyLocked(r, ev, &row)
+	s.evaluatePushLocked(ctx, r, ev, &row)
 	return ev, &write{room: r, gen: r.loadedGen, row: row, done: make(chan error, 1), settled: make(chan struct{})}, nil
 }
 
@@ -163,6 +164,9 @@ func (s *Service) applyLocked(r *room, ev *event.Event, row *storage.PersistEven
 			row.Event.ReplacesState = old.EventID()
 		}
 		r.state[key] = ev
+		if r.push != nil {
+			r.push.apply(ev)
+		}
 		g := &storage.NewStateGroup{GroupID: s.nextGroup.Add(1)}
 		if r.stateGroup == 0 || r.chainLength+1 > maxStateChain {
 			g.Entries = r.stateEntries()
@@ -182,12 +186,27 @@ func (s *Service) applyLocked(r *room, ev *event.Event, row *storage.PersistEven
 			if st.EventID() == red.EventID {
 				if redacted, err := event.ParseVersion(r.version, red.RedactedPDU); err == nil {
 					r.state[k] = redacted
+					if r.push != nil {
+						r.push.apply(redacted)
+					}
 				}
 			}
 		}
 	}
 	row.Event.StateGroup = r.stateGroup
 	r.extremities = []*event.Event{ev}
+}
+
+// evaluatePushLocked stores with ev the notifications it causes. r.mu
+// must be held, and ev applied to the head.
+func (s *Service) evaluatePushLocked(ctx context.Context, r *room, ev *event.Event, row *storage.PersistEvent) {
+	if s.pusher == nil {
+		return
+	}
+	if r.push == nil {
+		r.push = pushStateOf(r.version, s.signer.ServerName, r.state)
+	}
+	row.Notifications, row.ReadMark = s.pusher.Evaluate(ctx, PushEvent{Event: ev, State: r.push})
 }
 
 // stateEntries lists the full current state, for a snapshot group.

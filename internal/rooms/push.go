@@ -2,45 +2,70 @@ package rooms
 
 import (
 	"context"
-	"maps"
 	"math"
-	"slices"
 	"strings"
 
 	"github.com/axonhs/axon/internal/matrix/authrules"
+	"github.com/axonhs/axon/internal/matrix/event"
 	"github.com/axonhs/axon/internal/matrix/rawjson"
 	"github.com/axonhs/axon/internal/matrix/roomversion"
+	"github.com/axonhs/axon/internal/storage"
 )
-
-// maxPushDeltas bounds how many state-group deltas PushStateAt applies to
-// an earlier result before it reads the whole state instead.
-const maxPushDeltas = 16
 
 // defaultNotificationLevel is the level a notifications key requires when
 // the power levels do not say (spec: m.room.power_levels).
 const defaultNotificationLevel = 50
 
-// PushState is a room's state after one event, as push rule evaluation
-// reads it: the joined members with their display names, and what decides
-// power levels. It is immutable.
+// Pusher evaluates push rules for each event as it is built, so that its
+// notifications are stored in the transaction that stores the event: the
+// unread counts are never behind the timeline, and no second writer
+// competes with the committer.
+type Pusher interface {
+	// Evaluate returns the notifications ev causes and, when the sender is
+	// a local user, the read mark their own event sets. It runs under the
+	// room's lock: it must not call back into the rooms service.
+	Evaluate(ctx context.Context, ev PushEvent) ([]storage.PushNotification, *storage.PushReadMark)
+}
+
+// PushEvent is an event being built, with its room's state after it.
+type PushEvent struct {
+	Event *event.Event
+	State *PushState
+}
+
+// WithPusher makes s evaluate push rules for every event it builds. Call it
+// before Start.
+func (s *Service) WithPusher(p Pusher) *Service {
+	s.pusher = p
+	return s
+}
+
+// PushState is a room's state as push rule evaluation reads it: the joined
+// members with their display names, and what decides power levels. Each
+// room head keeps one up to date as events are built; it is read and
+// changed only under the room's lock.
 type PushState struct {
-	group       int64
 	version     roomversion.Version
+	serverName  string
 	create      []byte // the m.room.create PDU
 	powerLevels []byte // content of m.room.power_levels; nil without one
 	joined      map[string]string
-	local       []string // joined users of this server, sorted
+	local       map[string]struct{} // joined users of this server
 }
 
-// Group is the state group the state is that of.
-func (p *PushState) Group() int64 { return p.group }
+func newPushState(v roomversion.Version, serverName string) *PushState {
+	return &PushState{version: v, serverName: serverName, joined: map[string]string{}, local: map[string]struct{}{}}
+}
 
 // MemberCount is the number of joined members.
 func (p *PushState) MemberCount() int { return len(p.joined) }
 
-// JoinedLocal lists the joined members of this server, sorted. The slice
-// is shared: do not modify it.
-func (p *PushState) JoinedLocal() []string { return p.local }
+// JoinedLocal calls fn for each joined member of this server.
+func (p *PushState) JoinedLocal(fn func(user string)) {
+	for u := range p.local {
+		fn(u)
+	}
+}
 
 // Joined reports whether user is a joined member.
 func (p *PushState) Joined(user string) bool {
@@ -98,92 +123,40 @@ func (p *PushState) NotificationLevel(key string) int64 {
 	return defaultNotificationLevel
 }
 
-// pushKey reports whether a piece of state matters to PushState.
-func pushKey(k authrules.StateKey) bool {
-	return k.Type == typeMember || (k.Type == typePowerLevels || k.Type == typeCreate) && k.StateKey == ""
+// apply moves the state past a state event (redacted or not).
+func (p *PushState) apply(ev *event.Event) {
+	sk := ev.StateKey()
+	if sk == nil {
+		return
+	}
+	switch ev.Type() {
+	case typeCreate:
+		p.create = ev.Canonical()
+	case typePowerLevels:
+		if *sk == "" {
+			p.powerLevels = ev.Content()
+		}
+	case typeMember:
+		user := *sk
+		if contentString(ev, "membership") != membershipJoin {
+			delete(p.joined, user)
+			delete(p.local, user)
+			return
+		}
+		p.joined[user] = contentString(ev, "displayname")
+		if strings.HasSuffix(user, ":"+p.serverName) {
+			p.local[user] = struct{}{}
+		}
+	}
 }
 
-// PushStateAt returns the state of roomID in state group group (the state
-// after an event). prev, when not nil, is an earlier result for the same
-// room: if group descends from prev's group by a few deltas, only those
-// are read, so following a room event by event costs a query per state
-// change rather than one per member.
-func (s *Service) PushStateAt(ctx context.Context, roomID string, group int64, prev *PushState) (*PushState, error) {
-	if prev != nil && prev.group == group {
-		return prev, nil
-	}
-	if prev != nil {
-		deltas, ok, err := s.deltasSince(ctx, group, prev.group, maxPushDeltas, pushKey)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return s.applyPushState(ctx, prev.clone(group), deltas)
+// pushStateOf builds the push state of a room's current state.
+func pushStateOf(v roomversion.Version, serverName string, state map[authrules.StateKey]*event.Event) *PushState {
+	p := newPushState(v, serverName)
+	for k, ev := range state {
+		if k.Type == typeMember || (k.Type == typeCreate || k.Type == typePowerLevels) && k.StateKey == "" {
+			p.apply(ev)
 		}
 	}
-	r, err := s.room(ctx, roomID)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	v := r.version
-	r.mu.Unlock()
-	state, err := s.stateAt(ctx, group)
-	if err != nil {
-		return nil, err
-	}
-	entries := map[authrules.StateKey]string{}
-	for k, id := range state {
-		if pushKey(k) {
-			entries[k] = id
-		}
-	}
-	p := &PushState{group: group, version: v, joined: map[string]string{}}
-	return s.applyPushState(ctx, p, entries)
-}
-
-func (p *PushState) clone(group int64) *PushState {
-	return &PushState{group: group, version: p.version, create: p.create, powerLevels: p.powerLevels,
-		joined: maps.Clone(p.joined), local: p.local}
-}
-
-// applyPushState reads the events of entries into p.
-func (s *Service) applyPushState(ctx context.Context, p *PushState, entries map[authrules.StateKey]string) (*PushState, error) {
-	if len(entries) == 0 {
-		return p, nil
-	}
-	rows, err := s.db.EventsByID(ctx, slices.Collect(maps.Values(entries)))
-	if err != nil {
-		return nil, err
-	}
-	membersChanged := false
-	for _, row := range rows {
-		if row.StateKey == nil {
-			continue
-		}
-		switch row.Type {
-		case typeCreate:
-			p.create = row.PDU
-		case typePowerLevels:
-			p.powerLevels, _ = rawjson.Lookup(row.PDU, "content")
-		case typeMember:
-			membersChanged = true
-			if pduContentString(row.PDU, "membership") == membershipJoin {
-				p.joined[*row.StateKey] = pduContentString(row.PDU, "displayname")
-			} else {
-				delete(p.joined, *row.StateKey)
-			}
-		}
-	}
-	if membersChanged || p.local == nil {
-		suffix := ":" + s.signer.ServerName
-		p.local = make([]string, 0, len(p.joined))
-		for u := range p.joined {
-			if strings.HasSuffix(u, suffix) {
-				p.local = append(p.local, u)
-			}
-		}
-		slices.Sort(p.local)
-	}
-	return p, nil
+	return p
 }

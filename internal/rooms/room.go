@@ -44,6 +44,9 @@ type room struct {
 	extremities []*event.Event
 	stateGroup  int64 // the state group of the current state
 	chainLength int
+	// push follows the current state for push rule evaluation; nil until
+	// first needed.
+	push *PushState
 	// pendingTxns are sends with a transaction ID not yet durable.
 	pendingTxns map[storage.TxnKey]*write
 }
@@ -100,6 +103,7 @@ func (r *room) load(ctx context.Context, db *storage.DB) error {
 	}
 	r.version, r.state, r.extremities = v, state, extremities
 	r.stateGroup, r.chainLength = head.StateGroup, head.ChainLength
+	r.push = nil
 	r.loaded, r.loadedGen = true, r.gen.Load()
 	return nil
 }

@@ -79,6 +79,7 @@ type Service struct {
 	signer   Signer
 	settings Settings
 	profiles Profiles // may be nil: member events then carry no profile
+	pusher   Pusher   // may be nil: no push rules are evaluated
 	now      func() time.Time
 
 	mu    sync.Mutex

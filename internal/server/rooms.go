@@ -51,14 +51,12 @@ func (s *Server) startRooms(ctx context.Context, profiles *profile.Service) (roo
 		accountData: accountdata.New(s.db, adSeq, notifier.WakeUser),
 	}
 	rs.syncer = syncer.New(rs.rooms, s.db, notifier, adSeq, s.cfg.ServerName)
+	rs.push = push.New(s.db, s.log, s.cfg.ServerName, rs.accountData)
+	rs.rooms.WithPusher(rs.push)
 	if err := rs.rooms.Start(ctx); err != nil {
 		return roomServices{}, fmt.Errorf("start rooms: %w", err)
 	}
 	s.rooms = rs.rooms
-	rs.push = push.New(s.db, s.log, s.cfg.ServerName, rs.rooms, rs.accountData)
-	if err := rs.push.Start(ctx); err != nil {
-		return roomServices{}, fmt.Errorf("start push rules: %w", err)
-	}
 	s.push = rs.push
 	if err := s.startEphemeral(ctx, &rs, notifier); err != nil {
 		return roomServices{}, err

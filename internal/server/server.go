@@ -34,7 +34,7 @@ type Server struct {
 	db        *storage.DB
 	accounts  *accounts.Service // flushed on Close
 	rooms     *rooms.Service    // stopped on Close
-	push      *push.Service     // stopped on Close, after rooms
+	push      *push.Service     // push rules and unread counts
 	listeners []*httpapi.BoundListener
 	pidFile   string // written by New, removed by Close
 
@@ -184,10 +184,6 @@ func (s *Server) Close() {
 	if s.rooms != nil {
 		s.rooms.Stop() // commits what is queued
 		s.rooms = nil
-	}
-	if s.push != nil {
-		s.push.Stop() // evaluates what rooms committed last
-		s.push = nil
 	}
 	if s.stopEphemeral != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -269,84 +269,164 @@ type PushReadMark struct {
 	Pos      int64
 }
 
-// PushProgress returns the event stream position push rules have been
-// evaluated up to; ok is false before the first run.
-func (db *DB) PushProgress(ctx context.Context) (pos int64, ok bool, err error) {
-	err = db.ReadTx(ctx, func(tx *Tx) error {
-		return tx.QueryRow(ctx, `SELECT stream_pos FROM push_progress WHERE id = 1`).Scan(&pos)
-	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("read push progress: %w", err)
-	}
-	return pos, true, nil
-}
-
 // rowsPerInsert bounds the rows of one multi-row INSERT: SQLite looks up
 // $N placeholders by a linear scan, so long statements cost quadratic
 // time (13% of the CPU at 100 rows, measured with pprof).
 const rowsPerInsert = 32
 
-// RecordPushResults stores the outcome of evaluating the events up to
-// stream position progress, in one transaction: their notifications, then
-// the read marks of their senders.
-func (db *DB) RecordPushResults(ctx context.Context, notes []PushNotification, marks []PushReadMark, progress int64) error {
-	err := db.WriteTx(ctx, func(tx *Tx) error {
-		// Many rows per statement: a message in a large room notifies
-		// every member, and SQLite has one writer.
-		for chunk := range slices.Chunk(notes, rowsPerInsert) {
-			var values strings.Builder
-			args := make([]any, 0, 5*len(chunk))
-			for i, n := range chunk {
-				if i > 0 {
-					values.WriteString(", ")
-				}
-				values.WriteString("(" + placeholders(5*i+1, 5) + ")")
-				args = append(args, n.UserID, n.RoomID, n.ThreadID, n.Pos, n.Highlight)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO push_notifications (user_id, room_id, thread_id, stream_pos, highlight)
-				VALUES `+values.String()+` ON CONFLICT (user_id, room_id, stream_pos) DO NOTHING`, args...); err != nil {
-				return err
+// pushKey identifies one running total of push_counts.
+type pushKey struct{ user, room, thread string }
+
+// pushTotal is the change a batch makes to one total: reset (by the
+// user's own event) and then increased.
+type pushTotal struct {
+	reset                     bool
+	notifications, highlights int64
+}
+
+// recordPush stores the notifications of a batch of events and applies
+// their senders' read marks, in the batch's transaction. Events are in
+// stream order, so a mark clears the notifications before it, including
+// those of earlier events of the batch, and none after it.
+func recordPush(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+	var notes []PushNotification
+	var marks []PushReadMark
+	totals := map[pushKey]*pushTotal{}
+	var order []pushKey // totals in first-seen order, for a deterministic write
+	total := func(k pushKey) *pushTotal {
+		t, ok := totals[k]
+		if !ok {
+			t = &pushTotal{}
+			totals[k] = t
+			order = append(order, k)
+		}
+		return t
+	}
+	for i := range batch {
+		p := &batch[i]
+		// Positions are assigned at commit: the event's own is used.
+		if m := p.ReadMark; m != nil {
+			mark := *m
+			mark.Pos = p.Event.Pos
+			marks = append(marks, mark)
+			*total(pushKey{m.UserID, m.RoomID, m.ThreadID}) = pushTotal{reset: true}
+		}
+		for _, n := range p.Notifications {
+			n.Pos = p.Event.Pos
+			notes = append(notes, n)
+			t := total(pushKey{n.UserID, n.RoomID, n.ThreadID})
+			t.notifications++
+			if n.Highlight {
+				t.highlights++
 			}
 		}
-		for _, m := range marks {
-			if err := markRead(ctx, tx, m); err != nil {
-				return err
-			}
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO push_progress (id, stream_pos) VALUES (1, $1)
-			ON CONFLICT (id) DO UPDATE SET stream_pos = excluded.stream_pos`, progress)
+	}
+	if err := insertNotifications(ctx, tx, notes); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("record push results up to %d: %w", progress, err)
+	}
+	for _, m := range marks {
+		if _, err := tx.Exec(ctx, `DELETE FROM push_notifications WHERE user_id = $1 AND room_id = $2 AND thread_id = $3
+			AND stream_pos < $4`, m.UserID, m.RoomID, m.ThreadID, m.Pos); err != nil {
+			return fmt.Errorf("apply read mark: %w", err)
+		}
+	}
+	return updatePushCounts(ctx, tx, order, totals)
+}
+
+func insertNotifications(ctx context.Context, tx *Tx, notes []PushNotification) error {
+	// Many rows per statement: a message in a large room notifies every
+	// member.
+	for chunk := range slices.Chunk(notes, rowsPerInsert) {
+		args := make([]any, 0, 5*len(chunk))
+		for _, n := range chunk {
+			args = append(args, n.UserID, n.RoomID, n.ThreadID, n.Pos, n.Highlight)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO push_notifications (user_id, room_id, thread_id, stream_pos, highlight)
+			VALUES `+valuesList(len(chunk), 5), args...); err != nil {
+			return fmt.Errorf("insert notifications: %w", err)
+		}
 	}
 	return nil
 }
 
-// MarkPushRead records a read mark and drops the notifications it passes.
+// updatePushCounts adds the batch's changes to the running totals: a
+// reset total is replaced, any other is added to.
+func updatePushCounts(ctx context.Context, tx *Tx, order []pushKey, totals map[pushKey]*pushTotal) error {
+	var set, add []pushKey
+	for _, k := range order {
+		if totals[k].reset {
+			set = append(set, k)
+		} else {
+			add = append(add, k)
+		}
+	}
+	const insert = `INSERT INTO push_counts (user_id, room_id, thread_id, notifications, highlights) VALUES `
+	statements := []struct {
+		keys     []pushKey
+		onUpdate string
+	}{
+		{set, `notifications = excluded.notifications, highlights = excluded.highlights`},
+		{add, `notifications = push_counts.notifications + excluded.notifications,
+			highlights = push_counts.highlights + excluded.highlights`},
+	}
+	for _, st := range statements {
+		for chunk := range slices.Chunk(st.keys, rowsPerInsert) {
+			args := make([]any, 0, 5*len(chunk))
+			for _, k := range chunk {
+				t := totals[k]
+				args = append(args, k.user, k.room, k.thread, t.notifications, t.highlights)
+			}
+			if _, err := tx.Exec(ctx, insert+valuesList(len(chunk), 5)+
+				` ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET `+st.onUpdate, args...); err != nil {
+				return fmt.Errorf("update unread counts: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// valuesList is the VALUES list of a multi-row INSERT of rows rows of
+// cols columns: ($1, $2), ($3, $4), ...
+func valuesList(rows, cols int) string {
+	var b strings.Builder
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + placeholders(r*cols+1, cols) + ")")
+	}
+	return b.String()
+}
+
+// MarkPushRead applies a read receipt to the unread counts: the
+// notifications up to and including m.Pos (of m.ThreadID, or of every
+// thread when it is "") are read, and the totals are counted afresh from
+// those left. A receipt for an earlier event than the last one changes
+// nothing: what it passes is gone already.
 func (db *DB) MarkPushRead(ctx context.Context, m PushReadMark) error {
-	err := db.WriteTx(ctx, func(tx *Tx) error { return markRead(ctx, tx, m) })
+	err := db.WriteTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM push_notifications WHERE user_id = $1 AND room_id = $2 AND stream_pos <= $3
+			AND ($4 = '' OR thread_id = $4)`, m.UserID, m.RoomID, m.Pos, m.ThreadID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM push_counts WHERE user_id = $1 AND room_id = $2 AND ($3 = '' OR thread_id = $3)`,
+			m.UserID, m.RoomID, m.ThreadID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO push_counts (user_id, room_id, thread_id, notifications, highlights)
+			SELECT user_id, room_id, thread_id, COUNT(*), SUM(CASE WHEN highlight THEN 1 ELSE 0 END)
+			FROM push_notifications WHERE user_id = $1 AND room_id = $2 AND ($3 = '' OR thread_id = $3)
+			GROUP BY user_id, room_id, thread_id`, m.UserID, m.RoomID, m.ThreadID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("mark %s read by %s: %w", m.RoomID, m.UserID, err)
 	}
 	return nil
-}
-
-// markRead moves a read mark forward (never back) and deletes the
-// notifications at or before it.
-func markRead(ctx context.Context, tx *Tx, m PushReadMark) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO push_read_marks (user_id, room_id, thread_id, stream_pos) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET stream_pos = excluded.stream_pos
-		WHERE push_read_marks.stream_pos < excluded.stream_pos`,
-		m.UserID, m.RoomID, m.ThreadID, m.Pos); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `DELETE FROM push_notifications WHERE user_id = $1 AND room_id = $2 AND stream_pos <= $3
-		AND ($4 = '' OR thread_id = $4)`, m.UserID, m.RoomID, m.Pos, m.ThreadID)
-	return err
 }
 
 // PushCount is the unread notifications of one thread of a room.
@@ -357,18 +437,15 @@ type PushCount struct {
 	Highlights    int64
 }
 
-// PushCounts counts a user's unread notifications in roomIDs, per room
+// PushCounts returns a user's unread notifications in roomIDs, per room
 // and thread; threads without any are absent.
 func (db *DB) PushCounts(ctx context.Context, userID string, roomIDs []string) ([]PushCount, error) {
 	var out []PushCount
 	err := db.ReadTx(ctx, func(tx *Tx) error {
 		for chunk := range slices.Chunk(roomIDs, maxInList) {
-			rows, err := tx.Query(ctx, `SELECT n.room_id, n.thread_id, COUNT(*), SUM(CASE WHEN n.highlight THEN 1 ELSE 0 END)
-				FROM push_notifications n
-				WHERE n.user_id = $1 AND n.room_id IN (`+placeholders(2, len(chunk))+`)
-				AND n.stream_pos > COALESCE((SELECT MAX(m.stream_pos) FROM push_read_marks m
-					WHERE m.user_id = n.user_id AND m.room_id = n.room_id AND (m.thread_id = '' OR m.thread_id = n.thread_id)), 0)
-				GROUP BY n.room_id, n.thread_id`, append([]any{userID}, stringArgs(chunk)...)...)
+			rows, err := tx.Query(ctx, `SELECT room_id, thread_id, notifications, highlights FROM push_counts
+				WHERE user_id = $1 AND room_id IN (`+placeholders(2, len(chunk))+`) AND notifications > 0`,
+				append([]any{userID}, stringArgs(chunk)...)...)
 			if err != nil {
 				return err
 			}
@@ -388,22 +465,6 @@ func (db *DB) PushCounts(ctx context.Context, userID string, roomIDs []string) (
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count notifications of %s: %w", userID, err)
-	}
-	return out, nil
-}
-
-// EventsAfter returns up to limit events with stream positions in
-// (after, upTo], in stream order.
-func (db *DB) EventsAfter(ctx context.Context, after, upTo int64, limit int) ([]EventRow, error) {
-	var out []EventRow
-	err := db.ReadTx(ctx, func(tx *Tx) error {
-		var err error
-		out, err = queryEvents(ctx, tx, `SELECT `+eventColumns+` FROM events e
-			WHERE e.stream_pos > $1 AND e.stream_pos <= $2 ORDER BY e.stream_pos LIMIT $3`, after, upTo, limit)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("events after %d: %w", after, err)
 	}
 	return out, nil
 }

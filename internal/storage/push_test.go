@@ -2,43 +2,51 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/axonhs/axon/internal/storage"
 	"github.com/axonhs/axon/internal/storage/storagetest"
 )
 
-func TestPushNotificationsAndReadMarks(t *testing.T) {
+// message is a message event to persist with its push results.
+func message(pos int64, roomID, sender string, notes []storage.PushNotification, mark *storage.PushReadMark) storage.PersistEvent {
+	return storage.PersistEvent{
+		Event: storage.EventRow{Pos: pos, EventID: fmt.Sprintf("$%d", pos), RoomID: roomID, Type: "m.room.message",
+			Sender: sender, PDU: []byte("{}")},
+		Notifications: notes, ReadMark: mark,
+	}
+}
+
+func TestUnreadCountsFollowEventsAndReceipts(t *testing.T) {
 	storagetest.ForEachEngine(t, func(t *testing.T, opts storage.Options) {
 		ctx := context.Background()
 		db := storagetest.Open(t, opts)
-		if _, ok, err := db.PushProgress(ctx); ok || err != nil {
-			t.Fatalf("progress before the first run: %v %v", ok, err)
-		}
-		// More notifications than one INSERT statement carries.
-		var notes []storage.PushNotification
-		for pos := int64(1); pos <= 250; pos++ {
+		seedRooms(t, db, map[string]map[string]string{
+			"!a:x": {"@u:x": "join", "@v:x": "join", "@w:x": "join"},
+			"!b:x": {"@u:x": "join", "@w:x": "join"},
+		})
+		// One batch with more notifications than one INSERT statement
+		// carries: positions come from the events.
+		var batch []storage.PersistEvent
+		for pos := int64(101); pos <= 350; pos++ {
 			thread := "main"
-			if pos > 200 {
+			if pos > 300 {
 				thread = "$root"
 			}
-			notes = append(notes, storage.PushNotification{UserID: "@u:x", RoomID: "!a:x", ThreadID: thread, Pos: pos, Highlight: pos%50 == 0})
+			notes := []storage.PushNotification{{UserID: "@u:x", RoomID: "!a:x", ThreadID: thread, Highlight: pos%50 == 0}}
+			if pos == 101 {
+				notes = append(notes, storage.PushNotification{UserID: "@v:x", RoomID: "!a:x", ThreadID: "main"})
+			}
+			batch = append(batch, message(pos, "!a:x", "@w:x", notes, nil))
 		}
-		notes = append(notes, storage.PushNotification{UserID: "@u:x", RoomID: "!b:x", ThreadID: "main", Pos: 251})
-		notes = append(notes, storage.PushNotification{UserID: "@v:x", RoomID: "!a:x", ThreadID: "main", Pos: 1})
-		if err := db.RecordPushResults(ctx, notes, nil, 251); err != nil {
+		batch = append(batch, message(351, "!b:x", "@w:x", []storage.PushNotification{{UserID: "@u:x", RoomID: "!b:x", ThreadID: "main"}}, nil))
+		if err := db.PersistEvents(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
-		// Recording the same results again (a retried chunk) changes nothing.
-		if err := db.RecordPushResults(ctx, notes[:10], nil, 251); err != nil {
-			t.Fatal(err)
-		}
-		if pos, ok, err := db.PushProgress(ctx); pos != 251 || !ok || err != nil {
-			t.Fatalf("progress %d %v %v", pos, ok, err)
-		}
-		counts := func() map[string]storage.PushCount {
+		counts := func(user string) map[string]storage.PushCount {
 			t.Helper()
-			list, err := db.PushCounts(ctx, "@u:x", []string{"!a:x", "!b:x", "!c:x"})
+			list, err := db.PushCounts(ctx, user, []string{"!a:x", "!b:x", "!c:x"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,42 +56,62 @@ func TestPushNotificationsAndReadMarks(t *testing.T) {
 			}
 			return out
 		}
-		want := func(key string, n, hl int64) {
+		want := func(user, key string, n, hl int64) {
 			t.Helper()
-			c := counts()[key]
+			c := counts(user)[key]
 			if c.Notifications != n || c.Highlights != hl {
-				t.Errorf("%s: %d/%d, want %d/%d", key, c.Notifications, c.Highlights, n, hl)
+				t.Errorf("%s %s: %d/%d, want %d/%d", user, key, c.Notifications, c.Highlights, n, hl)
 			}
 		}
-		want("!a:x/main", 200, 4)
-		want("!a:x/$root", 50, 1)
-		want("!b:x/main", 1, 0)
+		want("@u:x", "!a:x/main", 200, 4)
+		want("@u:x", "!a:x/$root", 50, 1)
+		want("@u:x", "!b:x/main", 1, 0)
+		want("@v:x", "!a:x/main", 1, 0)
 
-		// A read mark for the main timeline at 120, then one behind it.
-		if err := db.MarkPushRead(ctx, storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main", Pos: 120}); err != nil {
+		// A receipt for the main timeline at 220, then one behind it.
+		if err := db.MarkPushRead(ctx, storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main", Pos: 220}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.MarkPushRead(ctx, storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main", Pos: 10}); err != nil {
+		if err := db.MarkPushRead(ctx, storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main", Pos: 110}); err != nil {
 			t.Fatal(err)
 		}
-		want("!a:x/main", 80, 2)
-		want("!a:x/$root", 50, 1)
-		// A notification stored after a mark that covers it does not count.
-		late := []storage.PushNotification{{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main", Pos: 100, Highlight: true}}
-		if err := db.RecordPushResults(ctx, late, nil, 251); err != nil {
+		want("@u:x", "!a:x/main", 80, 2)
+		want("@u:x", "!a:x/$root", 50, 1)
+
+		// Sending reads the sender's thread up to the event, including
+		// notifications earlier in the same batch, but not later ones.
+		mark := &storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main"}
+		batch = []storage.PersistEvent{
+			message(352, "!a:x", "@w:x", []storage.PushNotification{{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main", Highlight: true}}, nil),
+			message(353, "!a:x", "@u:x", nil, mark),
+			message(354, "!a:x", "@w:x", []storage.PushNotification{{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main"}}, nil),
+		}
+		if err := db.PersistEvents(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
-		want("!a:x/main", 80, 2)
-		// An unthreaded mark covers every thread; other users and rooms keep theirs.
-		marks := []storage.PushReadMark{{UserID: "@u:x", RoomID: "!a:x", Pos: 230}}
-		if err := db.RecordPushResults(ctx, nil, marks, 252); err != nil {
+		want("@u:x", "!a:x/main", 1, 0)
+		want("@u:x", "!a:x/$root", 50, 1)
+		// The stored notifications agree with the totals: a receipt at the
+		// last event before 354 changes nothing.
+		if err := db.MarkPushRead(ctx, storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main", Pos: 353}); err != nil {
 			t.Fatal(err)
 		}
-		want("!a:x/main", 0, 0)
-		want("!a:x/$root", 20, 1)
-		want("!b:x/main", 1, 0)
-		if list, _ := db.PushCounts(ctx, "@v:x", []string{"!a:x"}); len(list) != 1 || list[0].Notifications != 1 {
-			t.Errorf("another user's counts: %+v", list)
+		want("@u:x", "!a:x/main", 1, 0)
+
+		// An unthreaded receipt covers every thread; other users and rooms
+		// keep theirs.
+		if err := db.MarkPushRead(ctx, storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", Pos: 330}); err != nil {
+			t.Fatal(err)
+		}
+		want("@u:x", "!a:x/main", 1, 0)
+		want("@u:x", "!a:x/$root", 20, 1)
+		want("@u:x", "!b:x/main", 1, 0)
+		want("@v:x", "!a:x/main", 1, 0)
+		if err := db.MarkPushRead(ctx, storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", Pos: 354}); err != nil {
+			t.Fatal(err)
+		}
+		if c := counts("@u:x"); len(c) != 1 {
+			t.Errorf("after reading !a:x: %+v", c)
 		}
 	})
 }

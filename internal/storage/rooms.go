@@ -76,6 +76,11 @@ type PersistEvent struct {
 	// Membership is content.membership of an m.room.member event.
 	Membership string
 	CreatedTS  int64
+	// Notifications are the local users the event notifies; ReadMark, when
+	// set, is the read mark the sender's own event sets. Their positions
+	// are taken from the event's.
+	Notifications []PushNotification
+	ReadMark      *PushReadMark
 }
 
 // PersistEvents stores a batch of events in one transaction, in order.
@@ -88,7 +93,7 @@ func (db *DB) PersistEvents(ctx context.Context, batch []PersistEvent) error {
 				return fmt.Errorf("persist %s: %w", batch[i].Event.EventID, err)
 			}
 		}
-		return nil
+		return recordPush(ctx, tx, batch)
 	})
 }
 
