@@ -277,20 +277,27 @@ const rowsPerInsert = 32
 // pushKey identifies one running total of push_counts.
 type pushKey struct{ user, room, thread string }
 
-// pushTotal is the change a batch makes to one total: reset (by the
-// user's own event) and then increased.
+// pushTotal is the change a batch makes to one total: reset by the user's
+// own event at readPos, and then increased.
 type pushTotal struct {
 	reset                     bool
+	readPos                   int64
 	notifications, highlights int64
+}
+
+// pushEvent is the push_events row of one notifying event.
+type pushEvent struct {
+	pos                int64
+	room, thread       string
+	users, highlighted []string
 }
 
 // recordPush stores the notifications of a batch of events and applies
 // their senders' read marks, in the batch's transaction. Events are in
-// stream order, so a mark clears the notifications before it, including
-// those of earlier events of the batch, and none after it.
+// stream order, so a mark resets the totals it covers, including what
+// earlier events of the batch added, and nothing after it.
 func recordPush(ctx context.Context, tx *Tx, batch []PersistEvent) error {
-	var notes []PushNotification
-	var marks []PushReadMark
+	var events []pushEvent
 	totals := map[pushKey]*pushTotal{}
 	var order []pushKey // totals in first-seen order, for a deterministic write
 	total := func(k pushKey) *pushTotal {
@@ -306,42 +313,36 @@ func recordPush(ctx context.Context, tx *Tx, batch []PersistEvent) error {
 		p := &batch[i]
 		// Positions are assigned at commit: the event's own is used.
 		if m := p.ReadMark; m != nil {
-			mark := *m
-			mark.Pos = p.Event.Pos
-			marks = append(marks, mark)
-			*total(pushKey{m.UserID, m.RoomID, m.ThreadID}) = pushTotal{reset: true}
+			*total(pushKey{m.UserID, m.RoomID, m.ThreadID}) = pushTotal{reset: true, readPos: p.Event.Pos}
 		}
+		if len(p.Notifications) == 0 {
+			continue
+		}
+		ev := pushEvent{pos: p.Event.Pos, room: p.Notifications[0].RoomID, thread: p.Notifications[0].ThreadID}
 		for _, n := range p.Notifications {
-			n.Pos = p.Event.Pos
-			notes = append(notes, n)
+			ev.users = append(ev.users, n.UserID)
 			t := total(pushKey{n.UserID, n.RoomID, n.ThreadID})
 			t.notifications++
 			if n.Highlight {
+				ev.highlighted = append(ev.highlighted, n.UserID)
 				t.highlights++
 			}
 		}
+		events = append(events, ev)
 	}
-	if err := insertNotifications(ctx, tx, notes); err != nil {
+	if err := insertPushEvents(ctx, tx, events); err != nil {
 		return err
-	}
-	for _, m := range marks {
-		if _, err := tx.Exec(ctx, `DELETE FROM push_notifications WHERE user_id = $1 AND room_id = $2 AND thread_id = $3
-			AND stream_pos < $4`, m.UserID, m.RoomID, m.ThreadID, m.Pos); err != nil {
-			return fmt.Errorf("apply read mark: %w", err)
-		}
 	}
 	return updatePushCounts(ctx, tx, order, totals)
 }
 
-func insertNotifications(ctx context.Context, tx *Tx, notes []PushNotification) error {
-	// Many rows per statement: a message in a large room notifies every
-	// member.
-	for chunk := range slices.Chunk(notes, rowsPerInsert) {
+func insertPushEvents(ctx context.Context, tx *Tx, events []pushEvent) error {
+	for chunk := range slices.Chunk(events, rowsPerInsert) {
 		args := make([]any, 0, 5*len(chunk))
-		for _, n := range chunk {
-			args = append(args, n.UserID, n.RoomID, n.ThreadID, n.Pos, n.Highlight)
+		for _, ev := range chunk {
+			args = append(args, ev.pos, ev.room, ev.thread, strings.Join(ev.users, " "), strings.Join(ev.highlighted, " "))
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO push_notifications (user_id, room_id, thread_id, stream_pos, highlight)
+		if _, err := tx.Exec(ctx, `INSERT INTO push_events (stream_pos, room_id, thread_id, users, highlighted)
 			VALUES `+valuesList(len(chunk), 5), args...); err != nil {
 			return fmt.Errorf("insert notifications: %w", err)
 		}
@@ -360,23 +361,23 @@ func updatePushCounts(ctx context.Context, tx *Tx, order []pushKey, totals map[p
 			add = append(add, k)
 		}
 	}
-	const insert = `INSERT INTO push_counts (user_id, room_id, thread_id, notifications, highlights) VALUES `
+	const insert = `INSERT INTO push_counts (user_id, room_id, thread_id, notifications, highlights, read_pos) VALUES `
 	statements := []struct {
 		keys     []pushKey
 		onUpdate string
 	}{
-		{set, `notifications = excluded.notifications, highlights = excluded.highlights`},
+		{set, `notifications = excluded.notifications, highlights = excluded.highlights, read_pos = excluded.read_pos`},
 		{add, `notifications = push_counts.notifications + excluded.notifications,
 			highlights = push_counts.highlights + excluded.highlights`},
 	}
 	for _, st := range statements {
 		for chunk := range slices.Chunk(st.keys, rowsPerInsert) {
-			args := make([]any, 0, 5*len(chunk))
+			args := make([]any, 0, 6*len(chunk))
 			for _, k := range chunk {
 				t := totals[k]
-				args = append(args, k.user, k.room, k.thread, t.notifications, t.highlights)
+				args = append(args, k.user, k.room, k.thread, t.notifications, t.highlights, t.readPos)
 			}
-			if _, err := tx.Exec(ctx, insert+valuesList(len(chunk), 5)+
+			if _, err := tx.Exec(ctx, insert+valuesList(len(chunk), 6)+
 				` ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET `+st.onUpdate, args...); err != nil {
 				return fmt.Errorf("update unread counts: %w", err)
 			}
@@ -400,33 +401,88 @@ func valuesList(rows, cols int) string {
 
 // MarkPushRead applies a read receipt to the unread counts: the
 // notifications up to and including m.Pos (of m.ThreadID, or of every
-// thread when it is "") are read, and the totals are counted afresh from
-// those left. A receipt for an earlier event than the last one changes
-// nothing: what it passes is gone already.
+// thread when it is "") are read, so each total it moves is counted
+// afresh from the notifying events after it. A receipt behind what the
+// user has read already changes nothing.
 func (db *DB) MarkPushRead(ctx context.Context, m PushReadMark) error {
 	err := db.WriteTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, `DELETE FROM push_notifications WHERE user_id = $1 AND room_id = $2 AND stream_pos <= $3
-			AND ($4 = '' OR thread_id = $4)`, m.UserID, m.RoomID, m.Pos, m.ThreadID)
+		threads, err := threadsToRecount(ctx, tx, m)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			return nil
+		for _, thread := range threads {
+			n, hl, err := countNotifications(ctx, tx, m.UserID, m.RoomID, thread, m.Pos)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE push_counts SET notifications = $1, highlights = $2, read_pos = $3
+				WHERE user_id = $4 AND room_id = $5 AND thread_id = $6`, n, hl, m.Pos, m.UserID, m.RoomID, thread); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM push_counts WHERE user_id = $1 AND room_id = $2 AND ($3 = '' OR thread_id = $3)`,
-			m.UserID, m.RoomID, m.ThreadID); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO push_counts (user_id, room_id, thread_id, notifications, highlights)
-			SELECT user_id, room_id, thread_id, COUNT(*), SUM(CASE WHEN highlight THEN 1 ELSE 0 END)
-			FROM push_notifications WHERE user_id = $1 AND room_id = $2 AND ($3 = '' OR thread_id = $3)
-			GROUP BY user_id, room_id, thread_id`, m.UserID, m.RoomID, m.ThreadID)
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("mark %s read by %s: %w", m.RoomID, m.UserID, err)
 	}
 	return nil
+}
+
+// threadsToRecount lists the threads whose totals m moves forward. A
+// thread with no total has had no notification, so it has nothing to
+// recount.
+func threadsToRecount(ctx context.Context, tx *Tx, m PushReadMark) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT thread_id FROM push_counts WHERE user_id = $1 AND room_id = $2
+		AND ($3 = '' OR thread_id = $3) AND read_pos < $4`, m.UserID, m.RoomID, m.ThreadID, m.Pos)
+	if err != nil {
+		return nil, err
+	}
+	var threads []string
+	err = scanRows(rows, func() error {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return err
+		}
+		threads = append(threads, t)
+		return nil
+	})
+	return threads, err
+}
+
+// countNotifications counts user's notifications in a thread of a room
+// after stream position after.
+func countNotifications(ctx context.Context, tx *Tx, user, roomID, thread string, after int64) (n, highlights int64, err error) {
+	rows, err := tx.Query(ctx, `SELECT users, highlighted FROM push_events WHERE room_id = $1 AND thread_id = $2 AND stream_pos > $3`,
+		roomID, thread, after)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = scanRows(rows, func() error {
+		var users, highlighted string
+		if err := rows.Scan(&users, &highlighted); err != nil {
+			return err
+		}
+		if listed(users, user) {
+			n++
+			if listed(highlighted, user) {
+				highlights++
+			}
+		}
+		return nil
+	})
+	return n, highlights, err
+}
+
+// listed reports whether a space-separated list holds user.
+func listed(list, user string) bool {
+	for len(list) > 0 {
+		item, rest, _ := strings.Cut(list, " ")
+		if item == user {
+			return true
+		}
+		list = rest
+	}
+	return false
 }
 
 // PushCount is the unread notifications of one thread of a room.

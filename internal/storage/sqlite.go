@@ -55,7 +55,8 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*DB, error
 		h.SetConnMaxLifetime(0)
 		h.SetConnMaxIdleTime(0)
 		db.writer, db.reader = h, h
-		db.closers = append(db.closers, h.Close)
+		db.writeStmts = newStmtCache()
+		db.closers = append(db.closers, db.writeStmts.close, h.Close)
 		if err := h.PingContext(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open sqlite :memory:: %w", err)
@@ -98,7 +99,8 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*DB, error
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	db.writer = w
-	db.closers = append(db.closers, w.Close)
+	db.writeStmts = newStmtCache()
+	db.closers = append(db.closers, db.writeStmts.close, w.Close)
 
 	// Check the writer before opening readers: it creates the file and
 	// switches it to WAL, which readers rely on to read during writes.

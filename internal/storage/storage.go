@@ -63,6 +63,9 @@ type DB struct {
 	// of query_only connections (WAL lets them read while the writer
 	// writes); otherwise it is the same handle as writer.
 	reader *sql.DB
+	// writeStmts keeps the writer's frequent statements prepared (SQLite
+	// only; nil otherwise).
+	writeStmts *stmtCache
 	// closers release everything Open acquired, in order.
 	closers []func() error
 }

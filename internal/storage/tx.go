@@ -9,12 +9,16 @@ import (
 // Tx is a transaction handed to ReadTx and WriteTx callbacks. It must not
 // be used after the callback returns.
 type Tx struct {
-	tx *sql.Tx
-	d  *dialect
+	tx    *sql.Tx
+	d     *dialect
+	stmts *stmtCache // nil: nothing is prepared
 }
 
 // Exec runs a statement that returns no rows.
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := t.stmts.get(query); s != nil {
+		return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	}
 	return t.tx.ExecContext(ctx, query, args...)
 }
 
@@ -37,17 +41,19 @@ func (t *Tx) IsUniqueViolation(err error) bool { return t.d.isUniqueViolation(er
 // with SQLite's single writer connection (and ":memory:", where readers
 // share it) nesting deadlocks.
 func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
-	return db.runTx(ctx, db.reader, db.d.readTxOptions, fn)
+	return db.runTx(ctx, db.reader, db.d.readTxOptions, nil, fn)
 }
 
 // WriteTx runs fn in a read-write transaction, committing if fn returns nil
 // and rolling back otherwise. fn's error is returned unchanged. The same
 // nesting rule as ReadTx applies.
 func (db *DB) WriteTx(ctx context.Context, fn func(tx *Tx) error) error {
-	return db.runTx(ctx, db.writer, nil, fn)
+	// The statements it noted are prepared once the connection is free.
+	defer db.writeStmts.preparePending(context.WithoutCancel(ctx), db.writer)
+	return db.runTx(ctx, db.writer, nil, db.writeStmts, fn)
 }
 
-func (db *DB) runTx(ctx context.Context, h *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) error {
+func (db *DB) runTx(ctx context.Context, h *sql.DB, opts *sql.TxOptions, stmts *stmtCache, fn func(tx *Tx) error) error {
 	sqlTx, err := h.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin %s transaction: %w", db.engine, err)
@@ -60,7 +66,7 @@ func (db *DB) runTx(ctx context.Context, h *sql.DB, opts *sql.TxOptions, fn func
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&Tx{tx: sqlTx, d: db.d}); err != nil {
+	if err := fn(&Tx{tx: sqlTx, d: db.d, stmts: stmts}); err != nil {
 		return err
 	}
 	committed = true
