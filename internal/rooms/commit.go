@@ -52,6 +52,9 @@ type committer struct {
 	pos     atomic.Int64 // lastPos, published after each durable batch
 	// onCommit is called, in stream order, after each durable batch.
 	onCommit func([]Committed)
+	// redacted is told, once a redaction is durable, of the event whose
+	// stored row it changed.
+	redacted func(eventID string)
 	stopped  chan struct{}
 }
 
@@ -132,6 +135,11 @@ func (c *committer) commit(batch []*write) {
 	}
 	c.lastPos = pos
 	c.pos.Store(pos)
+	for _, w := range live {
+		if red := w.row.Redaction; red != nil && c.redacted != nil {
+			c.redacted(red.EventID)
+		}
+	}
 	committed := make([]Committed, len(live))
 	for i, w := range live {
 		ev := &w.row.Event

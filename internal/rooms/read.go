@@ -62,7 +62,7 @@ func (s *Service) accessFor(ctx context.Context, user, roomID string) (*room, ac
 			}
 			return nil, access{}, forbidden
 		}
-		rows, err := s.db.EventsByID(ctx, []string{memberEvent.EventID()})
+		rows, err := s.storedEvents(ctx, []string{memberEvent.EventID()})
 		if err != nil {
 			return nil, access{}, err
 		}
@@ -189,7 +189,7 @@ func (s *Service) EventFor(ctx context.Context, user, roomID, eventID string) (*
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.EventsByID(ctx, []string{eventID})
+	rows, err := s.storedEvents(ctx, []string{eventID})
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (s *Service) JoinedRooms(ctx context.Context, user string) ([]string, error
 
 // eventsByID loads and enriches events by ID.
 func (s *Service) eventsByID(ctx context.Context, ids []string) ([]*Event, error) {
-	rows, err := s.db.EventsByID(ctx, ids)
+	rows, err := s.storedEvents(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ func (s *Service) enrich(ctx context.Context, rows []storage.EventRow) ([]*Event
 	}
 	related := map[string]storage.EventRow{}
 	if len(ids) > 0 {
-		rel, err := s.db.EventsByID(ctx, ids)
+		rel, err := s.storedEvents(ctx, ids)
 		if err != nil {
 			return nil, err
 		}

@@ -22,7 +22,7 @@ const defaultRedactLevel = 50
 // returned for storage; nil when there is nothing to change.
 func (s *Service) redactionOf(ctx context.Context, r *room, red *event.Event) (*storage.Redaction, error) {
 	target := red.Redacts()
-	rows, err := s.db.EventsByID(ctx, []string{target})
+	rows, err := s.storedEvents(ctx, []string{target})
 	if err != nil {
 		return nil, fmt.Errorf("load redaction target: %w", err)
 	}

@@ -93,6 +93,7 @@ type Service struct {
 	nextGroup atomic.Int64
 	groups    groupCache
 	values    valueCache
+	events    eventCache
 
 	listenersMu sync.RWMutex
 	listeners   []func([]Committed)
@@ -116,6 +117,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.nextGroup.Store(maxGroup)
 	s.committer = newCommitter(s.db, s.log, maxPos, s.broadcast)
+	s.committer.redacted = s.events.invalidate
 	go s.committer.run()
 	return nil
 }

@@ -19,7 +19,7 @@ const maxMembershipWalk = 20
 func (s *Service) NewlyJoined(ctx context.Context, eventID string, since int64) (bool, error) {
 	id := eventID
 	for range maxMembershipWalk {
-		rows, err := s.db.EventsByID(ctx, []string{id})
+		rows, err := s.storedEvents(ctx, []string{id})
 		if err != nil {
 			return false, err
 		}

@@ -75,7 +75,7 @@ func (s *Service) stateValue(ctx context.Context, group int64, typ, stateKey, fi
 	if v, ok := s.values.get(eventID); ok {
 		return v, nil
 	}
-	rows, err := s.db.EventsByID(ctx, []string{eventID})
+	rows, err := s.storedEvents(ctx, []string{eventID})
 	if err != nil || len(rows) == 0 {
 		return "", err
 	}
