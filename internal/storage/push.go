@@ -337,15 +337,12 @@ func recordPush(ctx context.Context, tx *Tx, batch []PersistEvent) error {
 }
 
 func insertPushEvents(ctx context.Context, tx *Tx, events []pushEvent) error {
-	for chunk := range slices.Chunk(events, rowsPerInsert) {
-		args := make([]any, 0, 5*len(chunk))
-		for _, ev := range chunk {
-			args = append(args, ev.pos, ev.room, ev.thread, strings.Join(ev.users, " "), strings.Join(ev.highlighted, " "))
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO push_events (stream_pos, room_id, thread_id, users, highlighted)
-			VALUES `+valuesList(len(chunk), 5), args...); err != nil {
-			return fmt.Errorf("insert notifications: %w", err)
-		}
+	err := insertRows(ctx, tx, `INSERT INTO push_events (stream_pos, room_id, thread_id, users, highlighted)`, "", 5, events,
+		func(args []any, ev pushEvent) []any {
+			return append(args, ev.pos, ev.room, ev.thread, strings.Join(ev.users, " "), strings.Join(ev.highlighted, " "))
+		})
+	if err != nil {
+		return fmt.Errorf("insert notifications: %w", err)
 	}
 	return nil
 }
@@ -361,42 +358,22 @@ func updatePushCounts(ctx context.Context, tx *Tx, order []pushKey, totals map[p
 			add = append(add, k)
 		}
 	}
-	const insert = `INSERT INTO push_counts (user_id, room_id, thread_id, notifications, highlights, read_pos) VALUES `
-	statements := []struct {
-		keys     []pushKey
-		onUpdate string
-	}{
-		{set, `notifications = excluded.notifications, highlights = excluded.highlights, read_pos = excluded.read_pos`},
-		{add, `notifications = push_counts.notifications + excluded.notifications,
-			highlights = push_counts.highlights + excluded.highlights`},
+	const head = `INSERT INTO push_counts (user_id, room_id, thread_id, notifications, highlights, read_pos)`
+	values := func(args []any, k pushKey) []any {
+		t := totals[k]
+		return append(args, k.user, k.room, k.thread, t.notifications, t.highlights, t.readPos)
 	}
-	for _, st := range statements {
-		for chunk := range slices.Chunk(st.keys, rowsPerInsert) {
-			args := make([]any, 0, 6*len(chunk))
-			for _, k := range chunk {
-				t := totals[k]
-				args = append(args, k.user, k.room, k.thread, t.notifications, t.highlights, t.readPos)
-			}
-			if _, err := tx.Exec(ctx, insert+valuesList(len(chunk), 6)+
-				` ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET `+st.onUpdate, args...); err != nil {
-				return fmt.Errorf("update unread counts: %w", err)
-			}
-		}
+	if err := insertRows(ctx, tx, head, ` ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET
+		notifications = excluded.notifications, highlights = excluded.highlights, read_pos = excluded.read_pos`,
+		6, set, values); err != nil {
+		return fmt.Errorf("reset unread counts: %w", err)
+	}
+	if err := insertRows(ctx, tx, head, ` ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET
+		notifications = push_counts.notifications + excluded.notifications,
+		highlights = push_counts.highlights + excluded.highlights`, 6, add, values); err != nil {
+		return fmt.Errorf("update unread counts: %w", err)
 	}
 	return nil
-}
-
-// valuesList is the VALUES list of a multi-row INSERT of rows rows of
-// cols columns: ($1, $2), ($3, $4), ...
-func valuesList(rows, cols int) string {
-	var b strings.Builder
-	for r := range rows {
-		if r > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(" + placeholders(r*cols+1, cols) + ")")
-	}
-	return b.String()
 }
 
 // MarkPushRead applies a read receipt to the unread counts: the
