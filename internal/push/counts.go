@@ -47,43 +47,38 @@ func (c Counts) Total() NotificationCounts {
 }
 
 // Evaluate implements rooms.Pusher: it runs the push rules of the event's
-// recipients against it and returns the notifications, and the read mark
-// of a local sender (the spec counts sending an event as reading up to
-// it). Failing to load a recipient's rules costs that event its
-// notifications, never the event itself.
-func (s *Service) Evaluate(ctx context.Context, pe rooms.PushEvent) ([]storage.PushNotification, *storage.PushReadMark) {
+// recipients against it, and marks a local sender's own event as read.
+// Failing to load a recipient's rules costs that event its notifications,
+// never the event itself.
+func (s *Service) Evaluate(ctx context.Context, pe rooms.PushEvent) *storage.EventPush {
 	ev, state := pe.Event, pe.State
 	recipients := s.recipients(ev, state)
 	senderLocal := s.isLocal(ev.Sender())
 	if len(recipients) == 0 && !senderLocal {
-		return nil, nil
+		return nil
 	}
 	thread, err := s.threadOf(ctx, ev)
 	if err != nil {
 		s.log.Warn("find the thread of an event", "event", ev.EventID(), "err", err)
 		thread = MainThread
 	}
-	var mark *storage.PushReadMark
-	if senderLocal {
-		mark = &storage.PushReadMark{UserID: ev.Sender(), RoomID: ev.RoomID(), ThreadID: thread}
-	}
+	push := &storage.EventPush{ThreadID: thread, SenderRead: senderLocal}
 	if len(recipients) == 0 {
-		return nil, mark
+		return push
 	}
 	compiled, err := s.compiledFor(ctx, recipients)
 	if err != nil {
 		s.log.Warn("evaluate push rules for an event", "event", ev.EventID(), "err", err)
-		return nil, mark
+		return push
 	}
 	pev := NewEvent(ev.Canonical(), state)
-	var notes []storage.PushNotification
 	for _, u := range recipients {
 		out := compiled[u].Evaluate(pev, state.DisplayName(u))
 		if out.Notify {
-			notes = append(notes, storage.PushNotification{UserID: u, RoomID: ev.RoomID(), ThreadID: thread, Highlight: out.Highlight})
+			push.Notified = append(push.Notified, storage.Notified{UserID: u, Highlight: out.Highlight})
 		}
 	}
-	return notes, mark
+	return push
 }
 
 // recipients are the local users whose rules run for the event: the

@@ -206,7 +206,7 @@ func (s *Service) evaluatePushLocked(ctx context.Context, r *room, ev *event.Eve
 	if r.push == nil {
 		r.push = pushStateOf(r.version, s.signer.ServerName, r.state)
 	}
-	row.Notifications, row.ReadMark = s.pusher.Evaluate(ctx, PushEvent{Event: ev, State: r.push})
+	row.Push = s.pusher.Evaluate(ctx, PushEvent{Event: ev, State: r.push})
 }
 
 // stateEntries lists the full current state, for a snapshot group.

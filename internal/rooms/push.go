@@ -21,10 +21,10 @@ const defaultNotificationLevel = 50
 // unread counts are never behind the timeline, and no second writer
 // competes with the committer.
 type Pusher interface {
-	// Evaluate returns the notifications ev causes and, when the sender is
-	// a local user, the read mark their own event sets. It runs under the
-	// room's lock: it must not call back into the rooms service.
-	Evaluate(ctx context.Context, ev PushEvent) ([]storage.PushNotification, *storage.PushReadMark)
+	// Evaluate returns what ev does to unread counts (nil: nothing). It
+	// runs under the room's lock: it must not call back into the rooms
+	// service.
+	Evaluate(ctx context.Context, ev PushEvent) *storage.EventPush
 }
 
 // PushEvent is an event being built, with its room's state after it.

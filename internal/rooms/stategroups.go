@@ -2,6 +2,7 @@ package rooms
 
 import (
 	"context"
+	"maps"
 	"sync"
 
 	"github.com/axonhs/axon/internal/matrix/authrules"
@@ -92,20 +93,13 @@ func (s *Service) stateAt(ctx context.Context, group int64) (map[authrules.State
 		chain = append(chain, g)
 		group = g.prev
 	}
-	state := map[authrules.StateKey]string{}
-	for i := len(chain) - 1; i >= 0; i-- {
-		for k, v := range chain[i].entries {
-			state[k] = v
-		}
-	}
-	return state, nil
+	return mergeChain(chain), nil
 }
 
 // deltasSince merges the state changes from base to group, walking at
 // most maxDeltas deltas back from group; ok is false when base is not
-// that close an ancestor of group. keep selects the keys to collect (nil
-// keeps all).
-func (s *Service) deltasSince(ctx context.Context, group, base int64, maxDeltas int, keep func(authrules.StateKey) bool) (map[authrules.StateKey]string, bool, error) {
+// that close an ancestor of group.
+func (s *Service) deltasSince(ctx context.Context, group, base int64, maxDeltas int) (map[authrules.StateKey]string, bool, error) {
 	var chain []*stateGroup
 	for id := group; id != base; {
 		if id == 0 || len(chain) == maxDeltas {
@@ -118,13 +112,15 @@ func (s *Service) deltasSince(ctx context.Context, group, base int64, maxDeltas 
 		chain = append(chain, g)
 		id = g.prev
 	}
+	return mergeChain(chain), true, nil
+}
+
+// mergeChain merges the entries of a chain of groups, newest first, into
+// one state: oldest first, so later changes win.
+func mergeChain(chain []*stateGroup) map[authrules.StateKey]string {
 	out := map[authrules.StateKey]string{}
-	for i := len(chain) - 1; i >= 0; i-- { // oldest first: later changes win
-		for k, id := range chain[i].entries {
-			if keep == nil || keep(k) {
-				out[k] = id
-			}
-		}
+	for i := len(chain) - 1; i >= 0; i-- {
+		maps.Copy(out, chain[i].entries)
 	}
-	return out, true, nil
+	return out
 }

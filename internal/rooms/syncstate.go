@@ -98,7 +98,7 @@ func (s *Service) stateDiff(ctx context.Context, group, base int64) (map[authrul
 // deltaDiff is stateDiff along the delta chain from group back to base; ok
 // is false when base is not on that chain.
 func (s *Service) deltaDiff(ctx context.Context, group, base int64) (map[authrules.StateKey]string, bool, error) {
-	out, ok, err := s.deltasSince(ctx, group, base, maxStateChain, nil)
+	out, ok, err := s.deltasSince(ctx, group, base, maxStateChain)
 	if err != nil || !ok {
 		return nil, ok, err
 	}

@@ -251,12 +251,19 @@ func (db *DB) SetPushRuleDefault(ctx context.Context, userID, kind, ruleID strin
 	return nil
 }
 
-// PushNotification is an event that notifies a user.
-type PushNotification struct {
+// EventPush is what one event does to unread counts: the local users it
+// notifies in its thread and, when its sender is a local user, that
+// sending it reads the thread up to it (the spec counts one's own event as
+// read).
+type EventPush struct {
+	ThreadID   string // "main" or the thread root
+	Notified   []Notified
+	SenderRead bool
+}
+
+// Notified is a user an event notifies.
+type Notified struct {
 	UserID    string
-	RoomID    string
-	ThreadID  string // "main" or the thread root
-	Pos       int64
 	Highlight bool
 }
 
@@ -292,10 +299,10 @@ type pushEvent struct {
 	users, highlighted []string
 }
 
-// recordPush stores the notifications of a batch of events and applies
-// their senders' read marks, in the batch's transaction. Events are in
-// stream order, so a mark resets the totals it covers, including what
-// earlier events of the batch added, and nothing after it.
+// recordPush stores the notifications of a batch of events and the reads
+// their senders' own events make, in the batch's transaction. Events are
+// in stream order, so such a read resets the total it covers, including
+// what earlier events of the batch added, and nothing after it.
 func recordPush(ctx context.Context, tx *Tx, batch []PersistEvent) error {
 	var events []pushEvent
 	totals := map[pushKey]*pushTotal{}
@@ -310,25 +317,27 @@ func recordPush(ctx context.Context, tx *Tx, batch []PersistEvent) error {
 		return t
 	}
 	for i := range batch {
-		p := &batch[i]
-		// Positions are assigned at commit: the event's own is used.
-		if m := p.ReadMark; m != nil {
-			*total(pushKey{m.UserID, m.RoomID, m.ThreadID}) = pushTotal{reset: true, readPos: p.Event.Pos}
-		}
-		if len(p.Notifications) == 0 {
+		ev, push := &batch[i].Event, batch[i].Push
+		if push == nil {
 			continue
 		}
-		ev := pushEvent{pos: p.Event.Pos, room: p.Notifications[0].RoomID, thread: p.Notifications[0].ThreadID}
-		for _, n := range p.Notifications {
-			ev.users = append(ev.users, n.UserID)
-			t := total(pushKey{n.UserID, n.RoomID, n.ThreadID})
+		if push.SenderRead {
+			*total(pushKey{ev.Sender, ev.RoomID, push.ThreadID}) = pushTotal{reset: true, readPos: ev.Pos}
+		}
+		if len(push.Notified) == 0 {
+			continue
+		}
+		row := pushEvent{pos: ev.Pos, room: ev.RoomID, thread: push.ThreadID}
+		for _, n := range push.Notified {
+			row.users = append(row.users, n.UserID)
+			t := total(pushKey{n.UserID, ev.RoomID, push.ThreadID})
 			t.notifications++
 			if n.Highlight {
-				ev.highlighted = append(ev.highlighted, n.UserID)
+				row.highlighted = append(row.highlighted, n.UserID)
 				t.highlights++
 			}
 		}
-		events = append(events, ev)
+		events = append(events, row)
 	}
 	if err := insertPushEvents(ctx, tx, events); err != nil {
 		return err

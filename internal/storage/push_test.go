@@ -10,11 +10,11 @@ import (
 )
 
 // message is a message event to persist with its push results.
-func message(pos int64, roomID, sender string, notes []storage.PushNotification, mark *storage.PushReadMark) storage.PersistEvent {
+func message(pos int64, roomID, sender string, push *storage.EventPush) storage.PersistEvent {
 	return storage.PersistEvent{
 		Event: storage.EventRow{Pos: pos, EventID: fmt.Sprintf("$%d", pos), RoomID: roomID, Type: "m.room.message",
 			Sender: sender, PDU: []byte("{}")},
-		Notifications: notes, ReadMark: mark,
+		Push: push,
 	}
 }
 
@@ -34,13 +34,13 @@ func TestUnreadCountsFollowEventsAndReceipts(t *testing.T) {
 			if pos > 300 {
 				thread = "$root"
 			}
-			notes := []storage.PushNotification{{UserID: "@u:x", RoomID: "!a:x", ThreadID: thread, Highlight: pos%50 == 0}}
+			push := &storage.EventPush{ThreadID: thread, Notified: []storage.Notified{{UserID: "@u:x", Highlight: pos%50 == 0}}}
 			if pos == 101 {
-				notes = append(notes, storage.PushNotification{UserID: "@v:x", RoomID: "!a:x", ThreadID: "main"})
+				push.Notified = append(push.Notified, storage.Notified{UserID: "@v:x"})
 			}
-			batch = append(batch, message(pos, "!a:x", "@w:x", notes, nil))
+			batch = append(batch, message(pos, "!a:x", "@w:x", push))
 		}
-		batch = append(batch, message(351, "!b:x", "@w:x", []storage.PushNotification{{UserID: "@u:x", RoomID: "!b:x", ThreadID: "main"}}, nil))
+		batch = append(batch, message(351, "!b:x", "@w:x", &storage.EventPush{ThreadID: "main", Notified: []storage.Notified{{UserID: "@u:x"}}}))
 		if err := db.PersistEvents(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
@@ -80,11 +80,10 @@ func TestUnreadCountsFollowEventsAndReceipts(t *testing.T) {
 
 		// Sending reads the sender's thread up to the event, including
 		// notifications earlier in the same batch, but not later ones.
-		mark := &storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main"}
 		batch = []storage.PersistEvent{
-			message(352, "!a:x", "@w:x", []storage.PushNotification{{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main", Highlight: true}}, nil),
-			message(353, "!a:x", "@u:x", nil, mark),
-			message(354, "!a:x", "@w:x", []storage.PushNotification{{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main"}}, nil),
+			message(352, "!a:x", "@w:x", &storage.EventPush{ThreadID: "main", Notified: []storage.Notified{{UserID: "@u:x", Highlight: true}}}),
+			message(353, "!a:x", "@u:x", &storage.EventPush{ThreadID: "main", SenderRead: true}),
+			message(354, "!a:x", "@w:x", &storage.EventPush{ThreadID: "main", Notified: []storage.Notified{{UserID: "@u:x"}}}),
 		}
 		if err := db.PersistEvents(ctx, batch); err != nil {
 			t.Fatal(err)

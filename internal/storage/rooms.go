@@ -78,11 +78,8 @@ type PersistEvent struct {
 	// Membership is content.membership of an m.room.member event.
 	Membership string
 	CreatedTS  int64
-	// Notifications are the local users the event notifies; ReadMark, when
-	// set, is the read mark the sender's own event sets. Their positions
-	// are taken from the event's.
-	Notifications []PushNotification
-	ReadMark      *PushReadMark
+	// Push is what the event does to unread counts; nil: nothing.
+	Push *EventPush
 }
 
 // PersistEvents stores a batch of events in one transaction, in order.
@@ -360,15 +357,7 @@ func valueRows(rows, cols int) string {
 		if r > 0 {
 			b = append(b, ", "...)
 		}
-		b = append(b, '(')
-		for c := range cols {
-			if c > 0 {
-				b = append(b, ", "...)
-			}
-			b = append(b, '$')
-			b = strconv.AppendInt(b, int64(r*cols+c+1), 10)
-		}
-		b = append(b, ')')
+		b = append(appendPlaceholders(append(b, '('), r*cols+1, cols), ')')
 	}
 	return string(b)
 }
@@ -499,14 +488,18 @@ func eventsByID(ctx context.Context, tx *Tx, ids []string) ([]EventRow, error) {
 
 // placeholders returns "$from, $from+1, ..." for n arguments.
 func placeholders(from, n int) string {
-	var b strings.Builder
+	return string(appendPlaceholders(nil, from, n))
+}
+
+func appendPlaceholders(b []byte, from, n int) []byte {
 	for i := range n {
 		if i > 0 {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
-		fmt.Fprintf(&b, "$%d", from+i)
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(from+i), 10)
 	}
-	return b.String()
+	return b
 }
 
 // TxnEventID returns the event a client's transaction ID produced, or ""
