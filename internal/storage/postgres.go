@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -34,7 +35,7 @@ func openPostgres(ctx context.Context, opts Options, log *slog.Logger) (*DB, err
 		return nil, fmt.Errorf("connect to postgres %s: %w", target, err)
 	}
 	h := stdlib.OpenDBFromPool(pool)
-	db := &DB{engine: EnginePostgres, d: postgresDialect, log: log, writer: h, reader: h}
+	db := &DB{engine: EnginePostgres, d: postgresDialect, log: log, writer: h, reader: h, pipeline: pipelineOn(pool)}
 	// Closing the *sql.DB does not close the pool.
 	db.closers = append(db.closers, h.Close, func() error { pool.Close(); return nil })
 	if err := checkPostgres(ctx, h, opts.AllowUnsafeLocale, log); err != nil {
@@ -115,4 +116,32 @@ func hostPort(host string, port uint16) string {
 		return fmt.Sprintf("[%s]:%d", host, port)
 	}
 	return fmt.Sprintf("%s:%d", host, port)
+}
+
+// pipelineOn runs write-only transactions on pool as pgx batches. A batch
+// goes to the server in one message stream ended by a single Sync, so
+// PostgreSQL runs its statements in one implicit transaction: all of them
+// commit at the Sync, or none does.
+func pipelineOn(pool *pgxpool.Pool) func(context.Context, func(execer) error) error {
+	return func(ctx context.Context, fn func(execer) error) error {
+		var q pgQueue
+		if err := fn(&q); err != nil {
+			return err
+		}
+		if q.batch.Len() == 0 {
+			return nil
+		}
+		if err := pool.SendBatch(ctx, &q.batch).Close(); err != nil {
+			return fmt.Errorf("postgres pipeline of %d statements: %w", q.batch.Len(), err)
+		}
+		return nil
+	}
+}
+
+// pgQueue collects the statements of a pipelined transaction.
+type pgQueue struct{ batch pgx.Batch }
+
+func (q *pgQueue) exec(_ context.Context, query string, args ...any) error {
+	q.batch.Queue(query, args...)
+	return nil
 }

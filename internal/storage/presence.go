@@ -91,7 +91,7 @@ func (db *DB) PresenceExcept(ctx context.Context, state string) ([]Presence, err
 // (after, upTo].
 func (db *DB) PresenceOfSharers(ctx context.Context, userID string, after, upTo int64) ([]Presence, error) {
 	var out []Presence
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		var err error
 		out, err = queryPresence(ctx, tx, `SELECT `+presenceColumns+` FROM presence p
 			WHERE p.stream_pos > $2 AND p.stream_pos <= $3 AND (p.user_id = $1 OR EXISTS (

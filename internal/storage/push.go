@@ -303,7 +303,7 @@ type pushEvent struct {
 // their senders' own events make, in the batch's transaction. Events are
 // in stream order, so such a read resets the total it covers, including
 // what earlier events of the batch added, and nothing after it.
-func recordPush(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func recordPush(ctx context.Context, tx execer, batch []PersistEvent) error {
 	var events []pushEvent
 	totals := map[pushKey]*pushTotal{}
 	var order []pushKey // totals in first-seen order, for a deterministic write
@@ -345,7 +345,7 @@ func recordPush(ctx context.Context, tx *Tx, batch []PersistEvent) error {
 	return updatePushCounts(ctx, tx, order, totals)
 }
 
-func insertPushEvents(ctx context.Context, tx *Tx, events []pushEvent) error {
+func insertPushEvents(ctx context.Context, tx execer, events []pushEvent) error {
 	err := insertRows(ctx, tx, `INSERT INTO push_events (stream_pos, room_id, thread_id, users, highlighted)`, "", 5, events,
 		func(args []any, ev pushEvent) []any {
 			return append(args, ev.pos, ev.room, ev.thread, strings.Join(ev.users, " "), strings.Join(ev.highlighted, " "))
@@ -358,7 +358,7 @@ func insertPushEvents(ctx context.Context, tx *Tx, events []pushEvent) error {
 
 // updatePushCounts adds the batch's changes to the running totals: a
 // reset total is replaced, any other is added to.
-func updatePushCounts(ctx context.Context, tx *Tx, order []pushKey, totals map[pushKey]*pushTotal) error {
+func updatePushCounts(ctx context.Context, tx execer, order []pushKey, totals map[pushKey]*pushTotal) error {
 	var set, add []pushKey
 	for _, k := range order {
 		if totals[k].reset {
@@ -483,7 +483,7 @@ type PushCount struct {
 // and thread; threads without any are absent.
 func (db *DB) PushCounts(ctx context.Context, userID string, roomIDs []string) ([]PushCount, error) {
 	var out []PushCount
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		for chunk := range slices.Chunk(roomIDs, maxInList) {
 			rows, err := tx.Query(ctx, `SELECT room_id, thread_id, notifications, highlights FROM push_counts
 				WHERE user_id = $1 AND room_id IN (`+placeholders(2, len(chunk))+`) AND notifications > 0`,

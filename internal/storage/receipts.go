@@ -50,7 +50,7 @@ const receiptColumns = `r.room_id, r.user_id, r.receipt_type, r.thread_id, r.eve
 // joined to whose stream positions are in (after, upTo].
 func (db *DB) ReceiptsInJoinedRooms(ctx context.Context, userID string, after, upTo int64) ([]Receipt, error) {
 	var out []Receipt
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		var err error
 		out, err = queryReceipts(ctx, tx, `SELECT `+receiptColumns+` FROM receipts r
 			JOIN memberships m ON m.room_id = r.room_id AND m.user_id = $1 AND m.membership = 'join'
@@ -67,7 +67,7 @@ func (db *DB) ReceiptsInJoinedRooms(ctx context.Context, userID string, after, u
 // to upTo.
 func (db *DB) RoomReceipts(ctx context.Context, roomIDs []string, upTo int64) ([]Receipt, error) {
 	var out []Receipt
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		for len(roomIDs) > 0 {
 			n := min(len(roomIDs), maxInList)
 			args := []any{upTo}
@@ -122,7 +122,7 @@ func (db *DB) MaxReceiptPos(ctx context.Context) (int64, error) {
 // IsJoined reports whether userID's current membership of roomID is join.
 func (db *DB) IsJoined(ctx context.Context, userID, roomID string) (bool, error) {
 	var membership string
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT membership FROM memberships WHERE user_id = $1 AND room_id = $2`,
 			userID, roomID).Scan(&membership)
 	})

@@ -94,7 +94,7 @@ func (db *DB) PersistEvents(ctx context.Context, batch []PersistEvent) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	err := db.WriteTx(ctx, func(tx *Tx) error { return persistBatch(ctx, tx, batch) })
+	err := db.writeOnly(ctx, func(w execer) error { return persistBatch(ctx, w, batch) })
 	if err != nil {
 		return fmt.Errorf("persist %d events (first %s): %w", len(batch), batch[0].Event.EventID, err)
 	}
@@ -106,7 +106,7 @@ func (db *DB) PersistEvents(ctx context.Context, batch []PersistEvent) error {
 // events before the redactions that rewrite them.
 var persistSteps = []struct {
 	what  string
-	write func(context.Context, *Tx, []PersistEvent) error
+	write func(context.Context, execer, []PersistEvent) error
 }{
 	{"insert rooms", insertRooms},
 	{"insert state groups", insertStateGroups},
@@ -119,7 +119,7 @@ var persistSteps = []struct {
 	{"record notifications", recordPush},
 }
 
-func persistBatch(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func persistBatch(ctx context.Context, tx execer, batch []PersistEvent) error {
 	for _, s := range persistSteps {
 		if err := s.write(ctx, tx, batch); err != nil {
 			return fmt.Errorf("%s: %w", s.what, err)
@@ -128,7 +128,7 @@ func persistBatch(ctx context.Context, tx *Tx, batch []PersistEvent) error {
 	return nil
 }
 
-func insertRooms(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func insertRooms(ctx context.Context, tx execer, batch []PersistEvent) error {
 	creates := eventsWhere(batch, func(p *PersistEvent) bool { return p.NewRoom != nil })
 	return insertRows(ctx, tx, `INSERT INTO rooms (room_id, room_version, creator, created_ts)`, ``, 4, creates,
 		func(args []any, p *PersistEvent) []any {
@@ -146,7 +146,7 @@ type groupEntry struct {
 
 // insertStateGroups inserts the groups in batch order; a delta's
 // prev_group may be an earlier group of the batch.
-func insertStateGroups(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func insertStateGroups(ctx context.Context, tx execer, batch []PersistEvent) error {
 	events := eventsWhere(batch, func(p *PersistEvent) bool { return p.StateGroup != nil })
 	err := insertRows(ctx, tx, `INSERT INTO state_groups (group_id, room_id, prev_group, chain_length)`, ``, 4, events,
 		func(args []any, p *PersistEvent) []any {
@@ -170,7 +170,7 @@ func insertStateGroups(ctx context.Context, tx *Tx, batch []PersistEvent) error 
 		func(args []any, e groupEntry) []any { return append(args, e.group, e.Type, e.StateKey, e.EventID) })
 }
 
-func insertEvents(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func insertEvents(ctx context.Context, tx execer, batch []PersistEvent) error {
 	events := eventsWhere(batch, func(*PersistEvent) bool { return true })
 	return insertRows(ctx, tx, `INSERT INTO events (stream_pos, event_id, room_id, type, state_key, sender, depth,
 		origin_server_ts, state_group, redacted_by, replaces_state, device_id, txn_id, pdu)`, ``, 14, events,
@@ -191,7 +191,7 @@ type roomEvent struct{ room, event string }
 // is gone, and a batch event is an extremity unless a later event of its
 // room names it (one named only by earlier events was deleted before it
 // was stored).
-func advanceExtremities(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func advanceExtremities(ctx context.Context, tx execer, batch []PersistEvent) error {
 	lastNamedBy := map[roomEvent]int{} // batch index of the last event naming it
 	var named []roomEvent
 	for i := range batch {
@@ -220,7 +220,7 @@ func advanceExtremities(ctx context.Context, tx *Tx, batch []PersistEvent) error
 // deleteExtremities deletes the rows of keys, all rooms in one statement
 // (up to chunking): each OR term is a lookup of the primary key on both
 // engines.
-func deleteExtremities(ctx context.Context, tx *Tx, keys []roomEvent) error {
+func deleteExtremities(ctx context.Context, tx execer, keys []roomEvent) error {
 	for chunk := range slices.Chunk(keys, rowsPerInsert) {
 		var where strings.Builder
 		args := make([]any, 0, 2*len(chunk))
@@ -231,7 +231,7 @@ func deleteExtremities(ctx context.Context, tx *Tx, keys []roomEvent) error {
 			fmt.Fprintf(&where, "(room_id = $%d AND event_id = $%d)", 2*i+1, 2*i+2)
 			args = append(args, k.room, k.event)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM forward_extremities WHERE `+where.String(), args...); err != nil {
+		if err := tx.exec(ctx, `DELETE FROM forward_extremities WHERE `+where.String(), args...); err != nil {
 			return err
 		}
 	}
@@ -243,7 +243,7 @@ type stateKey struct{ room, typ, stateKey string }
 // updateCurrentState upserts the last state event of the batch for each
 // (room, type, state_key): that is what sequential upserts leave, and
 // PostgreSQL refuses a statement that upserts one row twice.
-func updateCurrentState(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func updateCurrentState(ctx context.Context, tx execer, batch []PersistEvent) error {
 	events := lastPerKey(batch, func(ev *EventRow) (stateKey, bool) {
 		if ev.StateKey == nil {
 			return stateKey{}, false
@@ -260,7 +260,7 @@ func updateCurrentState(ctx context.Context, tx *Tx, batch []PersistEvent) error
 // updateMemberships upserts the last membership event of the batch for
 // each (user, room), for the same reasons as updateCurrentState. A new
 // membership un-forgets the room.
-func updateMemberships(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func updateMemberships(ctx context.Context, tx execer, batch []PersistEvent) error {
 	events := lastPerKey(batch, func(ev *EventRow) (roomEvent, bool) {
 		if ev.Type != "m.room.member" || ev.StateKey == nil {
 			return roomEvent{}, false
@@ -275,7 +275,7 @@ func updateMemberships(ctx context.Context, tx *Tx, batch []PersistEvent) error 
 		})
 }
 
-func insertTxns(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func insertTxns(ctx context.Context, tx execer, batch []PersistEvent) error {
 	events := eventsWhere(batch, func(p *PersistEvent) bool { return p.Txn != nil })
 	return insertRows(ctx, tx, `INSERT INTO event_txns (user_id, device_id, scope, txn_id, event_id, created_ts)`, ``, 6, events,
 		func(args []any, p *PersistEvent) []any {
@@ -288,13 +288,13 @@ func insertTxns(ctx context.Context, tx *Tx, batch []PersistEvent) error {
 // redaction (they are rare). stream_pos < the redaction's keeps the
 // sequential result when the target comes later in the same batch: it
 // was not stored yet when the redaction was.
-func applyRedactions(ctx context.Context, tx *Tx, batch []PersistEvent) error {
+func applyRedactions(ctx context.Context, tx execer, batch []PersistEvent) error {
 	for i := range batch {
 		r, ev := batch[i].Redaction, &batch[i].Event
 		if r == nil {
 			continue
 		}
-		if _, err := tx.Exec(ctx, `UPDATE events SET pdu = $1, redacted_by = $2
+		if err := tx.exec(ctx, `UPDATE events SET pdu = $1, redacted_by = $2
 			WHERE event_id = $3 AND redacted_by IS NULL AND stream_pos < $4`,
 			r.RedactedPDU, ev.EventID, r.EventID, ev.Pos); err != nil {
 			return fmt.Errorf("%s: %w", ev.EventID, err)
@@ -336,13 +336,13 @@ func lastPerKey[K comparable](batch []PersistEvent, key func(*EventRow) (K, bool
 // insertRows inserts rows with head (an INSERT up to VALUES) and tail
 // (e.g. an ON CONFLICT clause), rowsPerInsert rows per statement; values
 // appends the cols arguments of one row.
-func insertRows[T any](ctx context.Context, tx *Tx, head, tail string, cols int, rows []T, values func(args []any, row T) []any) error {
+func insertRows[T any](ctx context.Context, tx execer, head, tail string, cols int, rows []T, values func(args []any, row T) []any) error {
 	for chunk := range slices.Chunk(rows, rowsPerInsert) {
 		args := make([]any, 0, cols*len(chunk))
 		for _, r := range chunk {
 			args = values(args, r)
 		}
-		if _, err := tx.Exec(ctx, head+` VALUES `+valueRows(len(chunk), cols)+tail, args...); err != nil {
+		if err := tx.exec(ctx, head+` VALUES `+valueRows(len(chunk), cols)+tail, args...); err != nil {
 			return err
 		}
 	}
@@ -455,7 +455,7 @@ func (db *DB) EventsByID(ctx context.Context, ids []string) ([]EventRow, error) 
 		return nil, nil
 	}
 	var out []EventRow
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		var err error
 		out, err = eventsByID(ctx, tx, ids)
 		return err
@@ -505,12 +505,11 @@ func appendPlaceholders(b []byte, from, n int) []byte {
 // TxnEventID returns the event a client's transaction ID produced, or ""
 // if none did.
 func (db *DB) TxnEventID(ctx context.Context, k TxnKey) (string, error) {
-	// One statement, so no transaction: every send with a transaction ID
-	// asks this while holding its room's lock, and on PostgreSQL BEGIN and
-	// COMMIT would triple the round trips.
 	var eventID string
-	err := db.reader.QueryRowContext(ctx, `SELECT event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 AND scope = $3 AND txn_id = $4`,
-		k.UserID, k.DeviceID, k.Scope, k.TxnID).Scan(&eventID)
+	err := db.readOne(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, `SELECT event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 AND scope = $3 AND txn_id = $4`,
+			k.UserID, k.DeviceID, k.Scope, k.TxnID).Scan(&eventID)
+	})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("look up transaction ID: %w", err)
 	}
@@ -596,7 +595,7 @@ func (db *DB) RoomMemberships(ctx context.Context, roomID string) ([]Membership,
 
 func (db *DB) memberships(ctx context.Context, query string, args ...any) ([]Membership, error) {
 	var out []Membership
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
 			return err
@@ -637,7 +636,7 @@ func (db *DB) RoomEvents(ctx context.Context, roomID string, after, upTo int64, 
 		order = "DESC"
 	}
 	var out []EventRow
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		var err error
 		out, err = queryEvents(ctx, tx, `SELECT `+eventColumns+` FROM events e
 			WHERE e.room_id = $1 AND e.stream_pos > $2 AND e.stream_pos <= $3
@@ -694,7 +693,7 @@ func (db *DB) RoomsWithEvents(ctx context.Context, roomIDs []string, after, upTo
 // or before stream position pos (0 if the room had no events then).
 func (db *DB) StateGroupAt(ctx context.Context, roomID string, pos int64) (int64, error) {
 	var group int64
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		err := tx.QueryRow(ctx, `SELECT state_group FROM events WHERE room_id = $1 AND stream_pos <= $2
 			ORDER BY stream_pos DESC LIMIT 1`, roomID, pos).Scan(&group)
 		if errors.Is(err, sql.ErrNoRows) {

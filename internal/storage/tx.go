@@ -6,12 +6,21 @@ import (
 	"fmt"
 )
 
-// Tx is a transaction handed to ReadTx and WriteTx callbacks. It must not
-// be used after the callback returns.
+// Tx is a transaction handed to ReadTx and WriteTx callbacks (or, for
+// readOne, a single statement's handle). It must not be used after the
+// callback returns.
 type Tx struct {
-	tx    *sql.Tx
+	tx    *sql.Tx // nil for readOne
+	q     runner  // tx, or the pool for readOne
 	d     *dialect
 	stmts *stmtCache // nil: nothing is prepared
+}
+
+// runner runs statements: a transaction, or a pool.
+type runner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // Exec runs a statement that returns no rows.
@@ -19,17 +28,28 @@ func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	if s := t.stmts.get(query); s != nil {
 		return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 	}
-	return t.tx.ExecContext(ctx, query, args...)
+	return t.q.ExecContext(ctx, query, args...)
+}
+
+// execer runs statements whose results nobody reads: the statements of a
+// write-only transaction.
+type execer interface {
+	exec(ctx context.Context, query string, args ...any) error
+}
+
+func (t *Tx) exec(ctx context.Context, query string, args ...any) error {
+	_, err := t.Exec(ctx, query, args...)
+	return err
 }
 
 // Query runs a statement that returns rows.
 func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, query, args...)
+	return t.q.QueryContext(ctx, query, args...)
 }
 
 // QueryRow runs a statement that returns at most one row.
 func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, query, args...)
+	return t.q.QueryRowContext(ctx, query, args...)
 }
 
 // IsUniqueViolation reports whether err is a unique or primary-key
@@ -44,6 +64,16 @@ func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return db.runTx(ctx, db.reader, db.d.readTxOptions, nil, fn)
 }
 
+// readOne runs fn, which reads with a single statement (or with several
+// that need no common snapshot, such as the chunks of one IN list over
+// rows bounded by stream positions), outside any transaction: one
+// statement sees one snapshot on its own, and on PostgreSQL BEGIN and
+// COMMIT would add two round trips to its one. The hot read paths (each
+// /sync, each send) use it.
+func (db *DB) readOne(ctx context.Context, fn func(tx *Tx) error) error {
+	return fn(&Tx{q: db.reader, d: db.d})
+}
+
 // WriteTx runs fn in a read-write transaction, committing if fn returns nil
 // and rolling back otherwise. fn's error is returned unchanged. The same
 // nesting rule as ReadTx applies.
@@ -51,6 +81,18 @@ func (db *DB) WriteTx(ctx context.Context, fn func(tx *Tx) error) error {
 	// The statements it noted are prepared once the connection is free.
 	defer db.writeStmts.preparePending(context.WithoutCancel(ctx), db.writer)
 	return db.runTx(ctx, db.writer, nil, db.writeStmts, fn)
+}
+
+// writeOnly runs fn's statements as one write transaction. fn must not
+// depend on a statement's outcome before the transaction ends: where the
+// engine allows it (PostgreSQL), the statements are queued and sent
+// together, a single round trip instead of one per statement and two for
+// BEGIN and COMMIT.
+func (db *DB) writeOnly(ctx context.Context, fn func(w execer) error) error {
+	if db.pipeline != nil {
+		return db.pipeline(ctx, fn)
+	}
+	return db.WriteTx(ctx, func(tx *Tx) error { return fn(tx) })
 }
 
 func (db *DB) runTx(ctx context.Context, h *sql.DB, opts *sql.TxOptions, stmts *stmtCache, fn func(tx *Tx) error) error {
@@ -66,7 +108,7 @@ func (db *DB) runTx(ctx context.Context, h *sql.DB, opts *sql.TxOptions, stmts *
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&Tx{tx: sqlTx, d: db.d, stmts: stmts}); err != nil {
+	if err := fn(&Tx{tx: sqlTx, q: sqlTx, d: db.d, stmts: stmts}); err != nil {
 		return err
 	}
 	committed = true

@@ -99,7 +99,7 @@ func profileIn(ctx context.Context, tx *Tx, userID string) (map[string][]byte, e
 // or an error wrapping ErrNotFound.
 func (db *DB) AccountData(ctx context.Context, userID, roomID, typ string) ([]byte, error) {
 	var content string
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`,
 			userID, roomID, typ).Scan(&content)
 	})
@@ -173,7 +173,7 @@ type AccountDataEntry struct {
 // positions in (after, upTo]; with after 0, only documents that exist.
 func (db *DB) AccountDataSince(ctx context.Context, userID string, after, upTo int64) ([]AccountDataEntry, error) {
 	var out []AccountDataEntry
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(ctx, `SELECT room_id, type, content, stream_pos FROM account_data
 			WHERE user_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos`, userID, after, upTo)
 		if err != nil {
