@@ -48,8 +48,8 @@ type RoomSlice struct {
 // client needs alongside it (see syncState).
 func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, error) {
 	var out RoomSlice
-	if req.UpTo <= req.Since && req.Since > 0 && !req.FullState {
-		return out, nil
+	if req.Since > 0 && !req.FullState && (req.UpTo <= req.Since || !s.committer.latest.changedAfter(req.RoomID, req.Since)) {
+		return out, nil // nothing new
 	}
 	rows, err := s.db.RoomEvents(ctx, req.RoomID, req.Since, req.UpTo, req.Limit+1, true)
 	if err != nil {
