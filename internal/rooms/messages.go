@@ -24,6 +24,10 @@ type MessagesRequest struct {
 // MessagesPage is one page of a room's timeline.
 type MessagesPage struct {
 	Events []*Event
+	// Start is where the page starts: From, or without it the end the
+	// pagination began at (the user's latest position backwards, the
+	// room's beginning forwards).
+	Start int64
 	// End is where the next page starts; -1 when there is nothing more.
 	End int64
 	// Members are the m.room.member events of the senders, when the
@@ -55,6 +59,7 @@ func (s *Service) Messages(ctx context.Context, req MessagesRequest) (MessagesPa
 		}
 	}
 	pos = min(pos, a.upTo)
+	page.Start = pos
 	var kept []storage.EventRow
 	memberships := map[string]string{}
 	exhausted := false

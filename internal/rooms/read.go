@@ -111,7 +111,9 @@ func (s *Service) StateEvent(ctx context.Context, user, roomID, typ, stateKey st
 }
 
 // Members returns the m.room.member events of the room's state as user
-// sees it, keeping those whose membership passes keep.
+// sees it, keeping those whose membership passes keep. With at >= 0 (the
+// events position of a sync or pagination token) it is the state at that
+// point instead, as far as the user may read (see stateGroupAtPoint).
 func (s *Service) Members(ctx context.Context, user, roomID string, at int64, keep func(membership string) bool) ([]*Event, error) {
 	_, a, err := s.accessFor(ctx, user, roomID)
 	if err != nil {
@@ -119,9 +121,7 @@ func (s *Service) Members(ctx context.Context, user, roomID string, at int64, ke
 	}
 	group := a.group
 	if at >= 0 && at < a.upTo {
-		// The members as they were at a point of the timeline (a sync or
-		// pagination token), within what the user may see.
-		if group, err = s.db.StateGroupAt(ctx, roomID, at); err != nil {
+		if group, err = s.stateGroupAtPoint(ctx, user, roomID, a, at); err != nil {
 			return nil, err
 		}
 	}
@@ -146,6 +146,37 @@ func (s *Service) Members(ctx context.Context, user, roomID string, at int64, ke
 		}
 	}
 	return out, nil
+}
+
+// stateGroupAtPoint is the room's state group at events position pos: the
+// state after its last event at or before pos, which is what a client has
+// seen once it holds exactly the events up to the token. As in Synapse
+// (get_state_events with at_token), a point before the room's first event
+// is ErrNotFound, and one where the history visibility would hide the
+// room's events from the user is ErrForbidden.
+func (s *Service) stateGroupAtPoint(ctx context.Context, user, roomID string, a access, pos int64) (int64, error) {
+	group, err := s.db.StateGroupAt(ctx, roomID, pos)
+	if err != nil {
+		return 0, err
+	}
+	if group == 0 { // group IDs start at 1: no event at or before pos
+		return 0, fmt.Errorf("%w: the room has no events before that token", ErrNotFound)
+	}
+	m, err := s.stateValue(ctx, group, typeMember, user, "membership")
+	if err != nil {
+		return 0, err
+	}
+	hv, err := s.stateValue(ctx, group, typeHistoryVisibility, "", "history_visibility")
+	if err != nil {
+		return 0, err
+	}
+	if hv == "" {
+		hv = visShared // the spec's default
+	}
+	if !visibleTo(hv, m, a.membership) {
+		return 0, fmt.Errorf("%w: you may not view the room at that point", ErrForbidden)
+	}
+	return group, nil
 }
 
 // JoinedMembers returns the member events of the room's joined members,

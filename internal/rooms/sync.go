@@ -40,7 +40,7 @@ type SliceRequest struct {
 type RoomSlice struct {
 	Timeline  []*Event
 	Limited   bool
-	PrevBatch int64
+	PrevBatch int64 // the timeline's prev_batch position (see prevBatch)
 	State     []*Event
 }
 
@@ -55,18 +55,19 @@ func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, er
 	if err != nil {
 		return out, err
 	}
-	out.PrevBatch = req.Since
+	// start is the point right before the timeline (its end when the
+	// timeline is empty, limit 0): the state section is taken there.
+	start := req.Since
 	if len(rows) > req.Limit {
 		out.Limited = true
-		// Paginating back from prev_batch starts right before the
-		// timeline, or at its end when the timeline is empty (limit 0).
-		out.PrevBatch = rows[0].Pos
+		start = rows[0].Pos
 		rows = rows[:req.Limit]
 	}
 	slices.Reverse(rows) // oldest first
 	if len(rows) > 0 {
-		out.PrevBatch = rows[0].Pos - 1
+		start = rows[0].Pos - 1
 	}
+	out.PrevBatch = prevBatch(req, out.Limited, start)
 	current := s.currentMembership(ctx, req.RoomID, req.User)
 	matching := rows[:0:0]
 	for _, row := range rows {
@@ -82,8 +83,23 @@ func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, er
 		return out, err
 	}
 	setMemberships(out.Timeline, memberships)
-	out.State, err = s.syncState(ctx, req, out)
+	out.State, err = s.syncState(ctx, req, out, start)
 	return out, err
+}
+
+// prevBatch is the timeline's prev_batch: the point right before it, so
+// that /messages continues backwards from there and /members?at gives
+// the state at its start. A fresh timeline (initial sync, or a room
+// joined since) that is not limited holds every event of the room up to
+// the sync: nothing lies before it, and like Synapse
+// (_load_filtered_recents) it gets the sync's own position, so that
+// /members?at=prev_batch is the member list as of this sync rather than
+// the empty one before the room was created.
+func prevBatch(req SliceRequest, limited bool, start int64) int64 {
+	if req.Since == 0 && !limited {
+		return req.UpTo
+	}
+	return start
 }
 
 // syncState is the state section. With StateAfter (use_state_after) it
@@ -91,7 +107,7 @@ func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, er
 // full-state sync, what changed since the token otherwise. Without, it
 // is the state at the start of the timeline: all of it for an initial or
 // full-state sync, what changed since the token for a gappy one, nothing
-// for one without a gap.
+// for one without a gap. start is the point right before the timeline.
 //
 // With lazy-loaded members, the member events sent are those of the
 // timeline's senders (and the user's own on an initial sync), even when
@@ -99,13 +115,13 @@ func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, er
 // Member changes since the token are sent whatever the senders, so that
 // a client keeping the member list from /members stays right (Synapse
 // does the same).
-func (s *Service) syncState(ctx context.Context, req SliceRequest, out RoomSlice) ([]*Event, error) {
+func (s *Service) syncState(ctx context.Context, req SliceRequest, out RoomSlice, start int64) ([]*Event, error) {
 	initial := req.Since == 0 || req.FullState
 	lazy := req.State.LazyLoad()
 	if !initial && !out.Limited && !req.StateAfter && (!lazy || len(out.Timeline) == 0) {
 		return nil, nil
 	}
-	at := out.PrevBatch
+	at := start
 	if req.StateAfter {
 		at = req.UpTo
 	}

@@ -119,15 +119,9 @@ func (a *API) getMessages(w http.ResponseWriter, r *http.Request, who accounts.R
 	if err != nil {
 		return roomsError(err)
 	}
-	start := req.From
+	start := req.From // as given, like Synapse, even past what the user may read
 	if start < 0 {
-		start = 0
-		if len(page.Events) > 0 {
-			start = page.Events[0].Pos
-			if req.Backwards {
-				start = page.Events[0].Pos
-			}
-		}
+		start = page.Start
 	}
 	resp := map[string]any{
 		"start": streams.Token{Events: start}.String(),
