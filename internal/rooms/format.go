@@ -35,8 +35,9 @@ type Format struct {
 	DeviceID string
 }
 
-// pduFields are copied from the PDU into the client event as they are.
-var pduFields = []string{"content", "origin_server_ts", "redacts", "sender", "state_key", "type"}
+// pduFields are copied from the PDU into the client event as they are,
+// in this order.
+var pduFields = [...]string{"content", "origin_server_ts", "redacts", "sender", "state_key", "type"}
 
 // AppendClientEvent appends the client-server API form of ev to dst:
 // the PDU's client-visible fields plus event_id, room_id and unsigned.
@@ -47,10 +48,10 @@ func AppendClientEvent(dst []byte, ev *Event, f Format) []byte {
 		dst = append(dst, `,"room_id":`...)
 		dst = canonicaljson.AppendString(dst, ev.RoomID)
 	}
-	for _, k := range pduFields {
-		if v, ok := rawjson.Lookup(ev.PDU, k); ok {
+	for i, v := range clientFields(ev.PDU) {
+		if v != nil {
 			dst = append(dst, ',')
-			dst = canonicaljson.AppendString(dst, k)
+			dst = canonicaljson.AppendString(dst, pduFields[i])
 			dst = append(dst, ':')
 			dst = append(dst, v...)
 		}
@@ -78,6 +79,28 @@ func AppendClientEvent(dst []byte, ev *Event, f Format) []byte {
 		dst = append(dst, ev.RedactedBecause...)
 	}
 	return append(dst, "}}"...)
+}
+
+// clientFields finds the values of pduFields in one pass over the PDU
+// (nil where absent): a lookup per field would scan the signatures and
+// hashes six times.
+func clientFields(pdu []byte) (vals [len(pduFields)][]byte) {
+	it, ok := rawjson.Object(pdu)
+	if !ok {
+		return vals
+	}
+	for {
+		m, ok := it.Next()
+		if !ok {
+			return vals
+		}
+		for i, k := range pduFields {
+			if vals[i] == nil && m.KeyIs(k) {
+				vals[i] = m.Value
+				break
+			}
+		}
+	}
 }
 
 // ClientEvent renders ev alone.

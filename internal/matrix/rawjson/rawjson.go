@@ -33,17 +33,25 @@ func skipWS(b []byte, i int) int {
 // (which must be '"').
 func skipString(b []byte, i int) (int, bool) {
 	i++
-	for i < len(b) {
-		switch b[i] {
-		case '"':
-			return i + 1, true
-		case '\\':
-			i += 2
-		default:
-			i++
+	for {
+		// IndexByte is vectorised: long strings (hashes, signatures,
+		// message bodies) are skipped many bytes at a time.
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return 0, false
 		}
+		q := i + j
+		// The quote ends the string unless an odd number of backslashes
+		// escapes it.
+		n := 0
+		for k := q - 1; k >= i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, true
+		}
+		i = q + 1
 	}
-	return 0, false
 }
 
 // SkipValue returns the index just past the JSON value starting at b[i]

@@ -140,3 +140,27 @@ func TestTolerantScan(t *testing.T) {
 		t.Error("[1 2] accepted")
 	}
 }
+
+// TestSkipStringEscapes covers quotes escaped by odd runs of backslashes
+// and not by even ones, where the vectorised scan must look back.
+func TestSkipStringEscapes(t *testing.T) {
+	for in, end := range map[string]int{
+		`"plain" tail`:  7,
+		`"a\"b" tail`:   6,
+		`"a\\" tail`:    5,
+		`"a\\\"b" tail`: 8,
+		`"\"\\"`:        6,
+		`"\\\\"`:        6,
+		`"` + strings.Repeat("x", 100) + `\\\\\"y"`: 109,
+	} {
+		got, ok := skipString([]byte(in), 0)
+		if !ok || got != end {
+			t.Errorf("skipString(%s) = %d, %v; want %d", in, got, ok, end)
+		}
+	}
+	for _, in := range []string{`"`, `"abc`, `"abc\"`, `"abc\\\"`} {
+		if _, ok := skipString([]byte(in), 0); ok {
+			t.Errorf("skipString(%s) ok on an unterminated string", in)
+		}
+	}
+}
