@@ -73,9 +73,21 @@ func Unknown(status int, msg string) *Error {
 	return &Error{Status: status, Code: "M_UNKNOWN", Message: msg}
 }
 
+// JSONAppender is a value that writes its own JSON, faster than
+// encoding/json would (see syncer.Response).
+type JSONAppender interface {
+	AppendJSON(dst []byte) []byte
+}
+
 // WriteJSON sends v as a JSON body with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
+	var body []byte
+	var err error
+	if a, ok := v.(JSONAppender); ok {
+		body = a.AppendJSON(nil)
+	} else {
+		body, err = json.Marshal(v)
+	}
 	if err != nil {
 		// A value we built ourselves failed to encode: a programming error.
 		slog.Error("encode response", "err", err)
