@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 
 	"github.com/axonhs/axon/internal/storage"
@@ -51,19 +50,18 @@ type committer struct {
 	queue   chan *write
 	lastPos int64        // owned by run
 	pos     atomic.Int64 // lastPos, published after each durable batch
-	latest  latestEvents
+	// durable is called with each durable batch before its position is
+	// published, so that caches of stored events are current for anyone
+	// who reads up to it.
+	durable func([]*write)
 	// onCommit is called, in stream order, after each durable batch.
 	onCommit func([]Committed)
-	// redacted is told, once a redaction is durable, of the event whose
-	// stored row it changed.
-	redacted func(eventID string)
 	stopped  chan struct{}
 }
 
 func newCommitter(db *storage.DB, log *slog.Logger, lastPos int64, onCommit func([]Committed)) *committer {
 	c := &committer{db: db, log: log, queue: make(chan *write, 4*maxBatch), lastPos: lastPos, onCommit: onCommit, stopped: make(chan struct{})}
 	c.pos.Store(lastPos)
-	c.latest = latestEvents{since: lastPos, pos: map[string]int64{}}
 	return c
 }
 
@@ -137,15 +135,10 @@ func (c *committer) commit(batch []*write) {
 		return
 	}
 	c.lastPos = pos
-	// Before the position is published: whoever reads up to it must find
-	// the batch's rooms changed.
-	c.latest.note(live)
-	c.pos.Store(pos)
-	for _, w := range live {
-		if red := w.row.Redaction; red != nil && c.redacted != nil {
-			c.redacted(red.EventID)
-		}
+	if c.durable != nil {
+		c.durable(live)
 	}
+	c.pos.Store(pos)
 	committed := make([]Committed, len(live))
 	for i, w := range live {
 		ev := &w.row.Event
@@ -161,33 +154,3 @@ func (c *committer) commit(batch []*write) {
 
 // current reports whether w was built on its room's current head.
 func (c *committer) current(w *write) bool { return w.room.gen.Load() == w.gen }
-
-// latestEvents knows, for each room that has had an event since start-up,
-// the stream position of its latest one; so a /sync can pass over a room
-// with nothing new without asking the database.
-type latestEvents struct {
-	since int64 // the stream position at start-up
-	mu    sync.RWMutex
-	pos   map[string]int64
-}
-
-func (l *latestEvents) note(batch []*write) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, w := range batch {
-		l.pos[w.row.Event.RoomID] = w.row.Event.Pos
-	}
-}
-
-// changedAfter reports whether roomID may have events after stream
-// position after: certainly not if its latest event since start-up is
-// not, or if it had none since start-up and after is not before it.
-func (l *latestEvents) changedAfter(roomID string, after int64) bool {
-	l.mu.RLock()
-	pos, ok := l.pos[roomID]
-	l.mu.RUnlock()
-	if ok {
-		return pos > after
-	}
-	return after < l.since
-}

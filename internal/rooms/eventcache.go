@@ -45,9 +45,20 @@ func (c *eventCache) lookup(ids []string) (hits []storage.EventRow, misses []str
 func (c *eventCache) fill(rows []storage.EventRow, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
+	if c.gen == gen {
+		c.add(rows)
 	}
+}
+
+// put caches events as they were just stored.
+func (c *eventCache) put(rows []storage.EventRow) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.add(rows)
+}
+
+// add caches rows; c.mu must be held. A full cache starts afresh.
+func (c *eventCache) add(rows []storage.EventRow) {
 	for _, row := range rows {
 		if c.rows == nil || c.bytes+len(row.PDU) > maxCachedEventBytes {
 			c.rows, c.bytes = map[string]storage.EventRow{}, 0

@@ -155,7 +155,7 @@ func (s *Service) Members(ctx context.Context, user, roomID string, at int64, ke
 // is ErrNotFound, and one where the history visibility would hide the
 // room's events from the user is ErrForbidden.
 func (s *Service) stateGroupAtPoint(ctx context.Context, user, roomID string, a access, pos int64) (int64, error) {
-	group, err := s.db.StateGroupAt(ctx, roomID, pos)
+	group, err := s.stateGroupAt(ctx, roomID, pos)
 	if err != nil {
 		return 0, err
 	}

@@ -94,6 +94,7 @@ type Service struct {
 	groups    groupCache
 	values    valueCache
 	events    eventCache
+	recent    *recentEvents
 
 	listenersMu sync.RWMutex
 	listeners   []func([]Committed)
@@ -116,8 +117,9 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.nextGroup.Store(maxGroup)
+	s.recent = newRecentEvents(maxPos)
 	s.committer = newCommitter(s.db, s.log, maxPos, s.broadcast)
-	s.committer.redacted = s.events.invalidate
+	s.committer.durable = s.noteDurable
 	go s.committer.run()
 	return nil
 }
@@ -128,6 +130,23 @@ func (s *Service) Stop() {
 	if s.committer != nil {
 		s.committer.stop()
 	}
+}
+
+// noteDurable brings the caches of stored events up to a durable batch:
+// its events are cached as stored, the events its redactions rewrote are
+// dropped, and the recent-events index learns the new positions.
+func (s *Service) noteDurable(batch []*write) {
+	rows := make([]storage.EventRow, len(batch))
+	for i, w := range batch {
+		rows[i] = w.row.Event
+	}
+	s.events.put(rows)
+	for _, w := range batch {
+		if red := w.row.Redaction; red != nil {
+			s.events.invalidate(red.EventID)
+		}
+	}
+	s.recent.note(batch)
 }
 
 // StreamPosition is the highest committed event stream position.

@@ -48,10 +48,10 @@ type RoomSlice struct {
 // client needs alongside it (see syncState).
 func (s *Service) SyncRoom(ctx context.Context, req SliceRequest) (RoomSlice, error) {
 	var out RoomSlice
-	if req.Since > 0 && !req.FullState && (req.UpTo <= req.Since || !s.committer.latest.changedAfter(req.RoomID, req.Since)) {
+	if req.Since > 0 && !req.FullState && (req.UpTo <= req.Since || !s.recent.changedAfter(req.RoomID, req.Since)) {
 		return out, nil // nothing new
 	}
-	rows, err := s.db.RoomEvents(ctx, req.RoomID, req.Since, req.UpTo, req.Limit+1, true)
+	rows, err := s.newestEvents(ctx, req.RoomID, req.Since, req.UpTo, req.Limit+1)
 	if err != nil {
 		return out, err
 	}
@@ -125,7 +125,7 @@ func (s *Service) syncState(ctx context.Context, req SliceRequest, out RoomSlice
 	if req.StateAfter {
 		at = req.UpTo
 	}
-	group, err := s.db.StateGroupAt(ctx, req.RoomID, at)
+	group, err := s.stateGroupAt(ctx, req.RoomID, at)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (s *Service) stateIDs(ctx context.Context, req SliceRequest, out RoomSlice,
 	if !out.Limited && !req.StateAfter {
 		return map[authrules.StateKey]string{}, nil
 	}
-	sinceGroup, err := s.db.StateGroupAt(ctx, req.RoomID, req.Since)
+	sinceGroup, err := s.stateGroupAt(ctx, req.RoomID, req.Since)
 	if err != nil {
 		return nil, err
 	}

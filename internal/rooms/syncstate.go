@@ -45,7 +45,7 @@ func (s *Service) MemberEventsAt(ctx context.Context, roomID string, pos int64, 
 	if len(users) == 0 {
 		return nil, nil
 	}
-	group, err := s.db.StateGroupAt(ctx, roomID, pos)
+	group, err := s.stateGroupAt(ctx, roomID, pos)
 	if err != nil {
 		return nil, err
 	}
