@@ -163,7 +163,7 @@ func insertAccessToken(ctx context.Context, tx *Tx, t NewAccessToken, now time.T
 // UserExists reports whether a user with exactly this ID exists.
 func (db *DB) UserExists(ctx context.Context, userID string) (bool, error) {
 	var exists bool
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)`, userID).Scan(&exists)
 	})
 	if err != nil {
@@ -206,7 +206,7 @@ func (db *DB) GetUser(ctx context.Context, userID string) (User, error) {
 		hash, userType sql.NullString
 		createdMS      int64
 	)
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `
 			SELECT user_id, password_hash, is_admin, user_type, is_guest, deactivated, created_ts
 			FROM users WHERE user_id = $1`, userID).

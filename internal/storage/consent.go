@@ -34,7 +34,7 @@ func (db *DB) SetConsentVersion(ctx context.Context, userID, version string, at 
 // no such user.
 func (db *DB) ConsentVersion(ctx context.Context, userID string) (string, error) {
 	var version sql.NullString
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT consent_version FROM users WHERE user_id = $1`, userID).Scan(&version)
 	})
 	if errors.Is(err, sql.ErrNoRows) {

@@ -297,7 +297,7 @@ func (db *DB) DeactivateUser(ctx context.Context, userID string, erase bool) ([]
 // UserErased reports whether a user asked for their content to be erased.
 func (db *DB) UserErased(ctx context.Context, userID string) (bool, error) {
 	var erased bool
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM erased_users WHERE user_id = $1)`, userID).Scan(&erased)
 	})
 	if err != nil {

@@ -19,13 +19,13 @@ type Presence struct {
 // PutPresence writes rows, each unless the stored row has a later stream
 // position (writers may commit out of order).
 func (db *DB) PutPresence(ctx context.Context, rows []Presence) error {
-	err := db.WriteTx(ctx, func(tx *Tx) error {
+	err := db.writeOnly(ctx, func(tx execer) error {
 		for _, p := range rows {
 			var msg any
 			if p.StatusMsg != "" {
 				msg = p.StatusMsg
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO presence (user_id, state, status_msg, last_active_ts, last_user_sync_ts,
+			if err := tx.exec(ctx, `INSERT INTO presence (user_id, state, status_msg, last_active_ts, last_user_sync_ts,
 				currently_active, stream_pos) VALUES ($1, $2, $3, $4, $5, $6, $7)
 				ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, status_msg = excluded.status_msg,
 				last_active_ts = excluded.last_active_ts, last_user_sync_ts = excluded.last_user_sync_ts,
@@ -160,7 +160,7 @@ func queryPresence(ctx context.Context, tx *Tx, query string, args ...any) ([]Pr
 // MaxPresencePos is the highest presence stream position in use.
 func (db *DB) MaxPresencePos(ctx context.Context) (int64, error) {
 	var pos int64
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM presence`).Scan(&pos)
 	})
 	if err != nil {

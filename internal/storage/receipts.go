@@ -110,7 +110,7 @@ func queryReceipts(ctx context.Context, tx *Tx, query string, args ...any) ([]Re
 // MaxReceiptPos is the highest receipts stream position in use.
 func (db *DB) MaxReceiptPos(ctx context.Context) (int64, error) {
 	var pos int64
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM receipts`).Scan(&pos)
 	})
 	if err != nil {

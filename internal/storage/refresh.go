@@ -62,7 +62,7 @@ func (db *DB) LookupRefreshToken(ctx context.Context, tokenHash []byte) (Refresh
 		r                    RefreshToken
 		expiresMS, sessionMS sql.NullInt64
 	)
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `
 			SELECT r.id, r.user_id, r.device_id, r.expires_ts, r.ultimate_session_expiry_ts, u.deactivated
 			FROM refresh_tokens r JOIN users u ON u.user_id = r.user_id
@@ -189,7 +189,7 @@ func (db *DB) CreateLoginToken(ctx context.Context, tokenHash []byte, userID str
 // at now, without spending it, or an error wrapping ErrNotFound.
 func (db *DB) LoginTokenUser(ctx context.Context, tokenHash []byte, now time.Time) (string, error) {
 	var userID string
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT user_id FROM login_tokens WHERE token_hash = $1 AND used_ts IS NULL AND expires_ts > $2`,
 			tokenHash, now.UnixMilli()).Scan(&userID)
 	})

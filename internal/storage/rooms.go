@@ -439,7 +439,7 @@ func queryEvents(ctx context.Context, tx *Tx, query string, args ...any) ([]Even
 // StreamHeads returns the highest stream position and state group ID in
 // use, so that a starting server continues after them.
 func (db *DB) StreamHeads(ctx context.Context) (maxPos, maxGroup int64, err error) {
-	err = db.ReadTx(ctx, func(tx *Tx) error {
+	err = db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT COALESCE((SELECT MAX(stream_pos) FROM events), 0),
 			COALESCE((SELECT MAX(group_id) FROM state_groups), 0)`).Scan(&maxPos, &maxGroup)
 	})
@@ -717,7 +717,7 @@ func (db *DB) JoinedMemberships(ctx context.Context, suffix string) ([]Membershi
 // ShareRoom reports whether users a and b are both joined to some room.
 func (db *DB) ShareRoom(ctx context.Context, a, b string) (bool, error) {
 	var shared bool
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM memberships x JOIN memberships y ON x.room_id = y.room_id
 			WHERE x.user_id = $1 AND y.user_id = $2 AND x.membership = 'join' AND y.membership = 'join')`, a, b).Scan(&shared)
 	})

@@ -30,7 +30,7 @@ func (db *DB) LookupAccessToken(ctx context.Context, tokenHash []byte) (TokenOwn
 		expiresMS sql.NullInt64
 		refreshID sql.NullInt64
 	)
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `
 			SELECT t.user_id, t.device_id, t.expires_ts, u.is_guest, u.deactivated, t.refresh_token_id, t.used
 			FROM access_tokens t JOIN users u ON u.user_id = t.user_id

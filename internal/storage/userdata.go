@@ -203,7 +203,7 @@ func (db *DB) AccountDataSince(ctx context.Context, userID string, after, upTo i
 // MaxAccountDataPos is the highest account data stream position in use.
 func (db *DB) MaxAccountDataPos(ctx context.Context) (int64, error) {
 	var pos int64
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM account_data`).Scan(&pos)
 	})
 	if err != nil {
@@ -234,7 +234,7 @@ func (db *DB) CreateFilter(ctx context.Context, userID string, filter []byte) (i
 // Filter returns a stored filter or an error wrapping ErrNotFound.
 func (db *DB) Filter(ctx context.Context, userID string, filterID int64) ([]byte, error) {
 	var f string
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	err := db.readOne(ctx, func(tx *Tx) error {
 		return tx.QueryRow(ctx, `SELECT filter FROM filters WHERE user_id = $1 AND filter_id = $2`, userID, filterID).Scan(&f)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
