@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ErrPushRuleAnchor is returned by PutPushRule when its before or after
@@ -284,71 +285,61 @@ const rowsPerInsert = 32
 // pushKey identifies one running total of push_counts.
 type pushKey struct{ user, room, thread string }
 
-// pushTotal is the change a batch makes to one total: reset by the user's
-// own event at readPos, and then increased.
+// pushTotal is the change events make to one total: reset by the user's
+// own event at readPos (when reset), and then increased.
 type pushTotal struct {
 	reset                     bool
 	readPos                   int64
 	notifications, highlights int64
 }
 
-// pushEvent is the push_events row of one notifying event.
+// pushEvent is the push_events row of one event.
 type pushEvent struct {
 	pos                int64
 	room, thread       string
 	users, highlighted []string
+	reader             string // the local sender, whose own event reads the thread
 }
 
-// recordPush stores the notifications of a batch of events and the reads
-// their senders' own events make, in the batch's transaction. Events are
-// in stream order, so such a read resets the total it covers, including
-// what earlier events of the batch added, and nothing after it.
-func recordPush(ctx context.Context, tx execer, batch []PersistEvent) error {
-	var events []pushEvent
-	totals := map[pushKey]*pushTotal{}
-	var order []pushKey // totals in first-seen order, for a deterministic write
-	total := func(k pushKey) *pushTotal {
-		t, ok := totals[k]
-		if !ok {
-			t = &pushTotal{}
-			totals[k] = t
-			order = append(order, k)
-		}
-		return t
-	}
+// pushEventsOf returns the push_events rows of a batch: one for each
+// event that notifies someone or that its local sender reads.
+func pushEventsOf(batch []PersistEvent) []pushEvent {
+	var out []pushEvent
 	for i := range batch {
 		ev, push := &batch[i].Event, batch[i].Push
-		if push == nil {
-			continue
-		}
-		if push.SenderRead {
-			*total(pushKey{ev.Sender, ev.RoomID, push.ThreadID}) = pushTotal{reset: true, readPos: ev.Pos}
-		}
-		if len(push.Notified) == 0 {
+		if push == nil || (len(push.Notified) == 0 && !push.SenderRead) {
 			continue
 		}
 		row := pushEvent{pos: ev.Pos, room: ev.RoomID, thread: push.ThreadID}
+		if push.SenderRead {
+			row.reader = ev.Sender
+		}
 		for _, n := range push.Notified {
 			row.users = append(row.users, n.UserID)
-			t := total(pushKey{n.UserID, ev.RoomID, push.ThreadID})
-			t.notifications++
 			if n.Highlight {
 				row.highlighted = append(row.highlighted, n.UserID)
-				t.highlights++
 			}
 		}
-		events = append(events, row)
+		out = append(out, row)
 	}
-	if err := insertPushEvents(ctx, tx, events); err != nil {
-		return err
+	return out
+}
+
+// addTo applies the event to the totals: its reader's total restarts
+// after it, then each user it notifies gains one.
+func (ev *pushEvent) addTo(changes *pushTotals) {
+	if ev.reader != "" {
+		changes.read(pushKey{ev.reader, ev.room, ev.thread}, ev.pos)
 	}
-	return updatePushCounts(ctx, tx, order, totals)
+	for _, u := range ev.users {
+		changes.notify(pushKey{u, ev.room, ev.thread}, slices.Contains(ev.highlighted, u))
+	}
 }
 
 func insertPushEvents(ctx context.Context, tx execer, events []pushEvent) error {
-	err := insertRows(ctx, tx, `INSERT INTO push_events (stream_pos, room_id, thread_id, users, highlighted)`, "", 5, events,
+	err := insertRows(ctx, tx, `INSERT INTO push_events (stream_pos, room_id, thread_id, users, highlighted, reader)`, "", 6, events,
 		func(args []any, ev pushEvent) []any {
-			return append(args, ev.pos, ev.room, ev.thread, strings.Join(ev.users, " "), strings.Join(ev.highlighted, " "))
+			return append(args, ev.pos, ev.room, ev.thread, strings.Join(ev.users, " "), strings.Join(ev.highlighted, " "), ev.reader)
 		})
 	if err != nil {
 		return fmt.Errorf("insert notifications: %w", err)
@@ -389,15 +380,26 @@ func updatePushCounts(ctx context.Context, tx execer, order []pushKey, totals ma
 // notifications up to and including m.Pos (of m.ThreadID, or of every
 // thread when it is "") are read, so each total it moves is counted
 // afresh from the notifying events after it. A receipt behind what the
-// user has read already changes nothing.
+// user has read already changes nothing. The buffered changes are written
+// out first, in the same transaction, so the totals it reads are whole.
 func (db *DB) MarkPushRead(ctx context.Context, m PushReadMark) error {
+	db.counts.rw.Lock()
+	defer db.counts.rw.Unlock()
+	changes, upTo := db.counts.take()
+	// A receipt names an event clients have seen, so its changes are in
+	// the buffer or the table. Were one newer, the changes of the events
+	// up to it could not be undone: it reads only up to what is here.
+	m.Pos = min(m.Pos, upTo)
 	err := db.WriteTx(ctx, func(tx *Tx) error {
+		if err := writePushTotals(ctx, tx, changes, upTo); err != nil {
+			return err
+		}
 		threads, err := threadsToRecount(ctx, tx, m)
 		if err != nil {
 			return err
 		}
 		for _, thread := range threads {
-			n, hl, err := countNotifications(ctx, tx, m.UserID, m.RoomID, thread, m.Pos)
+			n, hl, err := countNotifications(ctx, tx, m.UserID, m.RoomID, thread, m.Pos, upTo)
 			if err != nil {
 				return err
 			}
@@ -409,8 +411,10 @@ func (db *DB) MarkPushRead(ctx context.Context, m PushReadMark) error {
 		return nil
 	})
 	if err != nil {
+		db.counts.restore(changes)
 		return fmt.Errorf("mark %s read by %s: %w", m.RoomID, m.UserID, err)
 	}
+	db.counts.flushed(upTo, time.Now())
 	return nil
 }
 
@@ -436,10 +440,10 @@ func threadsToRecount(ctx context.Context, tx *Tx, m PushReadMark) ([]string, er
 }
 
 // countNotifications counts user's notifications in a thread of a room
-// after stream position after.
-func countNotifications(ctx context.Context, tx *Tx, user, roomID, thread string, after int64) (n, highlights int64, err error) {
-	rows, err := tx.Query(ctx, `SELECT users, highlighted FROM push_events WHERE room_id = $1 AND thread_id = $2 AND stream_pos > $3`,
-		roomID, thread, after)
+// at stream positions in (after, upTo].
+func countNotifications(ctx context.Context, tx *Tx, user, roomID, thread string, after, upTo int64) (n, highlights int64, err error) {
+	rows, err := tx.Query(ctx, `SELECT users, highlighted FROM push_events WHERE room_id = $1 AND thread_id = $2
+		AND stream_pos > $3 AND stream_pos <= $4`, roomID, thread, after, upTo)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -482,7 +486,23 @@ type PushCount struct {
 // PushCounts returns a user's unread notifications in roomIDs, per room
 // and thread; threads without any are absent.
 func (db *DB) PushCounts(ctx context.Context, userID string, roomIDs []string) ([]PushCount, error) {
+	db.counts.rw.RLock()
+	defer db.counts.rw.RUnlock()
+	rooms := make(map[string]bool, len(roomIDs))
+	for _, r := range roomIDs {
+		rooms[r] = true
+	}
+	pending := db.counts.forUser(userID, rooms)
 	var out []PushCount
+	add := func(c PushCount) {
+		if t, ok := pending[pushKey{userID, c.RoomID, c.ThreadID}]; ok {
+			c.Notifications, c.Highlights = t.apply(c.Notifications, c.Highlights)
+			delete(pending, pushKey{userID, c.RoomID, c.ThreadID})
+		}
+		if c.Notifications > 0 {
+			out = append(out, c)
+		}
+	}
 	err := db.readOne(ctx, func(tx *Tx) error {
 		for chunk := range slices.Chunk(roomIDs, maxInList) {
 			rows, err := tx.Query(ctx, `SELECT room_id, thread_id, notifications, highlights FROM push_counts
@@ -496,7 +516,7 @@ func (db *DB) PushCounts(ctx context.Context, userID string, roomIDs []string) (
 				if err := rows.Scan(&c.RoomID, &c.ThreadID, &c.Notifications, &c.Highlights); err != nil {
 					return err
 				}
-				out = append(out, c)
+				add(c)
 				return nil
 			})
 			if err != nil {
@@ -507,6 +527,9 @@ func (db *DB) PushCounts(ctx context.Context, userID string, roomIDs []string) (
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count notifications of %s: %w", userID, err)
+	}
+	for k := range pending { // totals the table has at zero or not at all
+		add(PushCount{RoomID: k.room, ThreadID: k.thread})
 	}
 	return out, nil
 }

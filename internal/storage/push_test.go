@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/axonhs/axon/internal/storage"
 	"github.com/axonhs/axon/internal/storage/storagetest"
@@ -18,10 +19,21 @@ func message(pos int64, roomID, sender string, push *storage.EventPush) storage.
 	}
 }
 
+// flushModes run a test with the unread totals written out by every
+// commit, and with them kept in memory until a receipt writes them.
+var flushModes = map[string]time.Duration{"written": 0, "buffered": time.Hour}
+
 func TestUnreadCountsFollowEventsAndReceipts(t *testing.T) {
+	for mode, every := range flushModes {
+		t.Run(mode, func(t *testing.T) { testUnreadCounts(t, every) })
+	}
+}
+
+func testUnreadCounts(t *testing.T, flushEvery time.Duration) {
 	storagetest.ForEachEngine(t, func(t *testing.T, opts storage.Options) {
 		ctx := context.Background()
 		db := storagetest.Open(t, opts)
+		db.SetPushFlushEvery(flushEvery)
 		seedRooms(t, db, map[string]map[string]string{
 			"!a:x": {"@u:x": "join", "@v:x": "join", "@w:x": "join"},
 			"!b:x": {"@u:x": "join", "@w:x": "join"},
@@ -112,5 +124,58 @@ func TestUnreadCountsFollowEventsAndReceipts(t *testing.T) {
 		if c := counts("@u:x"); len(c) != 1 {
 			t.Errorf("after reading !a:x: %+v", c)
 		}
+	})
+}
+
+// TestUnreadCountsSurviveACrash closes the database with changes to the
+// totals still buffered, as a crash would leave it: reopening replays
+// them from push_events.
+func TestUnreadCountsSurviveACrash(t *testing.T) {
+	storagetest.ForEachEngine(t, func(t *testing.T, opts storage.Options) {
+		ctx := context.Background()
+		db, err := storage.Open(ctx, opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetPushFlushEvery(0)
+		seedRooms(t, db, map[string]map[string]string{"!a:x": {"@u:x": "join", "@w:x": "join"}})
+		notify := func(pos int64, hl bool) storage.PersistEvent {
+			return message(pos, "!a:x", "@w:x", &storage.EventPush{ThreadID: "main", Notified: []storage.Notified{{UserID: "@u:x", Highlight: hl}}})
+		}
+		// Written out: 101 and 102. Buffered: @u's own event at 103, which
+		// restarts the count, then 104 and 105.
+		for _, batch := range [][]storage.PersistEvent{{notify(101, true)}, {notify(102, false)}} {
+			if err := db.PersistEvents(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.SetPushFlushEvery(time.Hour)
+		if err := db.PersistEvents(ctx, []storage.PersistEvent{message(103, "!a:x", "@u:x", &storage.EventPush{ThreadID: "main", SenderRead: true})}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PersistEvents(ctx, []storage.PersistEvent{notify(104, true), notify(105, false)}); err != nil {
+			t.Fatal(err)
+		}
+		check := func(db *storage.DB, n, hl int64) {
+			t.Helper()
+			list, err := db.PushCounts(ctx, "@u:x", []string{"!a:x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 1 || list[0].Notifications != n || list[0].Highlights != hl {
+				t.Fatalf("counts %+v, want %d/%d", list, n, hl)
+			}
+		}
+		check(db, 2, 1)
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db = storagetest.Open(t, opts)
+		check(db, 2, 1)
+		// The replayed totals take receipts like any other.
+		if err := db.MarkPushRead(ctx, storage.PushReadMark{UserID: "@u:x", RoomID: "!a:x", ThreadID: "main", Pos: 104}); err != nil {
+			t.Fatal(err)
+		}
+		check(db, 1, 0)
 	})
 }

@@ -94,7 +94,18 @@ func (db *DB) PersistEvents(ctx context.Context, batch []PersistEvent) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	err := db.writeOnly(ctx, func(w execer) error { return persistBatch(ctx, w, batch) })
+	notes := pushEventsOf(batch)
+	pc := db.counts.commit(notes, batch[len(batch)-1].Event.Pos)
+	err := db.writeOnly(ctx, func(w execer) error {
+		if err := persistBatch(ctx, w, batch); err != nil {
+			return err
+		}
+		if err := insertPushEvents(ctx, w, notes); err != nil {
+			return err
+		}
+		return pc.write(ctx, w)
+	})
+	pc.done(err)
 	if err != nil {
 		return fmt.Errorf("persist %d events (first %s): %w", len(batch), batch[0].Event.EventID, err)
 	}
@@ -116,7 +127,6 @@ var persistSteps = []struct {
 	{"update memberships", updateMemberships},
 	{"record transaction IDs", insertTxns},
 	{"apply redactions", applyRedactions},
-	{"record notifications", recordPush},
 }
 
 func persistBatch(ctx context.Context, tx execer, batch []PersistEvent) error {

@@ -69,6 +69,8 @@ type DB struct {
 	// pipeline, if set, runs a write-only transaction in one round trip
 	// (PostgreSQL; see writeOnly).
 	pipeline func(ctx context.Context, fn func(w execer) error) error
+	// counts buffers changes to the unread totals (pushbuffer.go).
+	counts *pushBuffer
 	// closers release everything Open acquired, in order.
 	closers []func() error
 }
@@ -93,7 +95,12 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.counts = newPushBuffer()
 	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.recoverPushCounts(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
