@@ -14,7 +14,7 @@ const (
 	// indexes: enough for a timeline of 20 (Element's) and the extra row
 	// that tells whether it is limited.
 	recentPerRoom = 32
-	// maxRecentEntries bounds the index over all rooms (a few MB).
+	// maxRecentEntries bounds the index over all rooms (20 MB at most).
 	maxRecentEntries = 1 << 18
 )
 

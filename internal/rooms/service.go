@@ -133,12 +133,16 @@ func (s *Service) Stop() {
 }
 
 // noteDurable brings the caches of stored events up to a durable batch:
-// its events are cached as stored, the events its redactions rewrote are
-// dropped, and the recent-events index learns the new positions.
+// its events and state groups are cached as stored, the events its
+// redactions rewrote are dropped, and the recent-events index learns the
+// new positions.
 func (s *Service) noteDurable(batch []*write) {
 	rows := make([]storage.EventRow, len(batch))
 	for i, w := range batch {
 		rows[i] = w.row.Event
+		if g := w.row.StateGroup; g != nil {
+			s.groups.put(g.GroupID, newStateGroup(g.PrevGroup, g.Entries))
+		}
 	}
 	s.events.put(rows)
 	for _, w := range batch {

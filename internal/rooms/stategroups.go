@@ -20,6 +20,14 @@ type stateGroup struct {
 	entries map[authrules.StateKey]string
 }
 
+func newStateGroup(prev int64, entries []storage.StateEntry) *stateGroup {
+	g := &stateGroup{prev: prev, entries: make(map[authrules.StateKey]string, len(entries))}
+	for _, e := range entries {
+		g.entries[authrules.StateKey{Type: e.Type, StateKey: e.StateKey}] = e.EventID
+	}
+	return g
+}
+
 // groupCache holds recently used state groups.
 type groupCache struct {
 	mu     sync.Mutex
@@ -54,11 +62,7 @@ func (s *Service) group(ctx context.Context, id int64) (*stateGroup, error) {
 		return nil, err
 	}
 	for _, row := range rows {
-		g := &stateGroup{prev: row.PrevGroup, entries: make(map[authrules.StateKey]string, len(row.Entries))}
-		for _, e := range row.Entries {
-			g.entries[authrules.StateKey{Type: e.Type, StateKey: e.StateKey}] = e.EventID
-		}
-		s.groups.put(row.GroupID, g)
+		s.groups.put(row.GroupID, newStateGroup(row.PrevGroup, row.Entries))
 	}
 	if g, ok := s.groups.get(id); ok {
 		return g, nil
