@@ -66,7 +66,7 @@ func (s *Service) submit(ctx context.Context, roomID string, p Proto, txn *Txn) 
 			<-w.settled
 			return w.row.Event.EventID, w.err
 		}
-		id, err := s.db.TxnEventID(ctx, *key)
+		id, err := s.txns.eventID(ctx, s.db, *key)
 		if err != nil || id != "" {
 			r.mu.Unlock()
 			return id, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/axonhs/axon/internal/storage"
@@ -56,6 +57,7 @@ type committer struct {
 	durable func([]*write)
 	// onCommit is called, in stream order, after each durable batch.
 	onCommit func([]Committed)
+	stopOnce sync.Once
 	stopped  chan struct{}
 }
 
@@ -97,9 +99,9 @@ func (c *committer) run() {
 }
 
 // stop commits what is queued and returns when the committer has exited.
-// No enqueue may follow.
+// No enqueue may follow; stopping again does nothing.
 func (c *committer) stop() {
-	close(c.queue)
+	c.stopOnce.Do(func() { close(c.queue) })
 	<-c.stopped
 }
 

@@ -95,6 +95,7 @@ type Service struct {
 	values    valueCache
 	events    eventCache
 	recent    *recentEvents
+	txns      txnIndex
 
 	listenersMu sync.RWMutex
 	listeners   []func([]Committed)
@@ -125,7 +126,7 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Stop commits queued events and stops the committer. Sends after Stop
-// panic; stop the HTTP listeners first.
+// panic; stop the HTTP listeners first. Stopping twice is harmless.
 func (s *Service) Stop() {
 	if s.committer != nil {
 		s.committer.stop()
@@ -134,8 +135,8 @@ func (s *Service) Stop() {
 
 // noteDurable brings the caches of stored events up to a durable batch:
 // its events and state groups are cached as stored, the events its
-// redactions rewrote are dropped, and the recent-events index learns the
-// new positions.
+// redactions rewrote are dropped, and the recent-events and transaction
+// ID indexes learn of it.
 func (s *Service) noteDurable(batch []*write) {
 	rows := make([]storage.EventRow, len(batch))
 	for i, w := range batch {
@@ -151,6 +152,7 @@ func (s *Service) noteDurable(batch []*write) {
 		}
 	}
 	s.recent.note(batch)
+	s.txns.note(batch)
 }
 
 // StreamPosition is the highest committed event stream position.

@@ -526,6 +526,35 @@ func (db *DB) TxnEventID(ctx context.Context, k TxnKey) (string, error) {
 	return eventID, nil
 }
 
+// DeviceTxns returns the events the transaction IDs of a user's device
+// produced, if there are at most limit of them (ok).
+func (db *DB) DeviceTxns(ctx context.Context, userID, deviceID string, limit int) (txns map[TxnKey]string, ok bool, err error) {
+	txns = map[TxnKey]string{}
+	err = db.readOne(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `SELECT scope, txn_id, event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 LIMIT $3`,
+			userID, deviceID, limit+1)
+		if err != nil {
+			return err
+		}
+		return scanRows(rows, func() error {
+			k := TxnKey{UserID: userID, DeviceID: deviceID}
+			var eventID string
+			if err := rows.Scan(&k.Scope, &k.TxnID, &eventID); err != nil {
+				return err
+			}
+			txns[k] = eventID
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("list transaction IDs of %s's device %s: %w", userID, deviceID, err)
+	}
+	if len(txns) > limit {
+		return nil, false, nil
+	}
+	return txns, true, nil
+}
+
 // StateGroupRow is one stored state group: a snapshot (PrevGroup 0) or a
 // delta on PrevGroup.
 type StateGroupRow struct {
