@@ -90,7 +90,6 @@ type Service struct {
 	users   map[string]*user // everyone loaded since start-up
 	syncing map[deviceKey]int
 	closed  bool
-	writes  sync.WaitGroup // updateInBackground's writes
 }
 
 // status is what other users see of a user.
@@ -200,14 +199,10 @@ func (u *user) row() storage.Presence {
 	}
 }
 
-// Close stops the timers, waits for writes under way and writes what
-// changed only in memory.
+// Close stops the timers and writes what changed only in memory.
 func (s *Service) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
-	s.mu.Unlock()
-	s.writes.Wait()
-	s.mu.Lock()
 	var rows []storage.Presence
 	for _, u := range s.users {
 		if u.timer != nil {
@@ -281,7 +276,7 @@ func (s *Service) Syncing(ctx context.Context, userID, deviceID, state string) (
 	}
 	key := deviceKey{userID, deviceID}
 	counted := false
-	err := s.updateInBackground(ctx, userID, func(u *user, now int64) {
+	err := s.update(ctx, userID, func(u *user, now int64) {
 		s.syncing[key]++
 		counted = true
 		u.setDevice(deviceID, state, now, true)
@@ -348,49 +343,13 @@ func combine(devices map[string]*device) string {
 // fields and the timer, and writes and announces the result when clients
 // must hear about it.
 func (s *Service) update(ctx context.Context, userID string, change func(u *user, now int64)) error {
-	w, err := s.apply(ctx, userID, change)
-	if err != nil || w == nil {
-		return err
-	}
-	return s.write(ctx, w)
-}
-
-// updateInBackground is update with the write left to a goroutine: a
-// sync must not wait for a disk flush to announce that its user is
-// online. Clients hear of the change once it is written, as with update;
-// the caller's own response may come before.
-func (s *Service) updateInBackground(ctx context.Context, userID string, change func(u *user, now int64)) error {
-	w, err := s.apply(ctx, userID, change)
-	if err != nil || w == nil {
-		return err
-	}
-	s.writes.Add(1)
-	go func() {
-		defer s.writes.Done()
-		if err := s.write(context.WithoutCancel(ctx), w); err != nil {
-			s.log.Warn("record presence", "user", userID, "err", err)
-		}
-	}()
-	return nil
-}
-
-// presenceWrite is a change clients must hear about, at stream position
-// row.Pos.
-type presenceWrite struct {
-	u   *user
-	row storage.Presence
-}
-
-// apply makes the change in memory and returns the write it calls for,
-// if any.
-func (s *Service) apply(ctx context.Context, userID string, change func(u *user, now int64)) (*presenceWrite, error) {
 	if err := s.load(ctx, userID); err != nil {
-		return nil, err
+		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
-		return nil, nil // shutting down: nothing more is written
+		s.mu.Unlock()
+		return nil // shutting down: nothing more is written
 	}
 	u := s.users[userID]
 	now := s.clock.Now().UnixMilli()
@@ -401,23 +360,23 @@ func (s *Service) apply(ctx context.Context, userID string, change func(u *user,
 		if u.status != prev || u.lastSync != prevSync {
 			u.dirty = true
 		}
-		return nil, nil
+		s.mu.Unlock()
+		return nil
 	}
-	u.pos, u.dirty = s.seq.Reserve(), false
-	return &presenceWrite{u: u, row: u.row()}, nil
-}
+	pos := s.seq.Reserve()
+	u.pos, u.dirty = pos, false
+	row := u.row()
+	s.mu.Unlock()
 
-// write stores w and wakes the syncs that must hear of it.
-func (s *Service) write(ctx context.Context, w *presenceWrite) error {
-	err := s.store.PutPresence(ctx, []storage.Presence{w.row})
-	s.seq.Finish(w.row.Pos)
+	err := s.store.PutPresence(ctx, []storage.Presence{row})
+	s.seq.Finish(pos)
 	if err != nil {
 		s.mu.Lock()
-		w.u.dirty = true // written at shutdown at the latest
+		u.dirty = true // written at shutdown at the latest
 		s.mu.Unlock()
 		return err
 	}
-	s.wake(w.row.UserID)
+	s.wake(userID)
 	return nil
 }
 

@@ -22,7 +22,6 @@ type fakeStore struct {
 	rows   map[string]storage.Presence
 	rooms  map[string][]string
 	writes int
-	hold   chan struct{} // if set, PutPresence waits for it to close
 }
 
 func (f *fakeStore) PresenceOf(_ context.Context, ids []string) ([]storage.Presence, error) {
@@ -50,9 +49,6 @@ func (f *fakeStore) PresenceExcept(_ context.Context, state string) ([]storage.P
 }
 
 func (f *fakeStore) PutPresence(_ context.Context, rows []storage.Presence) error {
-	if f.hold != nil {
-		<-f.hold
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, r := range rows {
@@ -135,14 +131,6 @@ func newFixture(t *testing.T, settings Settings, rows ...storage.Presence) *fixt
 	return f
 }
 
-// syncing is Syncing with its write finished, as the tests look at
-// positions and wakes right after.
-func (f *fixture) syncing(ctx context.Context, user, device, state string) func() {
-	done := f.svc.Syncing(ctx, user, device, state)
-	f.svc.writes.Wait()
-	return done
-}
-
 // get returns what user sees of target, as JSON.
 func (f *fixture) get(t *testing.T, user, target string) string {
 	t.Helper()
@@ -157,7 +145,7 @@ func (f *fixture) get(t *testing.T, user, target string) string {
 func TestSyncingKeepsAUserOnlineAndStoppingTakesThemOffline(t *testing.T) {
 	f := newFixture(t, testSettings)
 	ctx := context.Background()
-	done := f.syncing(ctx, "@a", "D1", Online)
+	done := f.svc.Syncing(ctx, "@a", "D1", Online)
 	if got := f.get(t, "@b", "@a"); got != `{"presence":"online","last_active_ago":0,"currently_active":true}` {
 		t.Fatalf("while syncing: %s", got)
 	}
@@ -168,7 +156,7 @@ func TestSyncingKeepsAUserOnlineAndStoppingTakesThemOffline(t *testing.T) {
 	done()
 	// The next sync comes in time: no change clients must hear of.
 	f.clock.Advance(10 * time.Second)
-	done = f.syncing(ctx, "@a", "D1", Online)
+	done = f.svc.Syncing(ctx, "@a", "D1", Online)
 	f.clock.Advance(10 * time.Second)
 	done()
 	if f.svc.Position() != 1 {
@@ -191,7 +179,7 @@ func TestSyncingKeepsAUserOnlineAndStoppingTakesThemOffline(t *testing.T) {
 func TestIdleAndActive(t *testing.T) {
 	f := newFixture(t, testSettings)
 	ctx := context.Background()
-	done := f.syncing(ctx, "@a", "D1", Online) // a long sync: never offline while it lasts
+	done := f.svc.Syncing(ctx, "@a", "D1", Online) // a long sync: never offline while it lasts
 	defer done()
 	f.clock.Advance(time.Minute)
 	if got := f.get(t, "@a", "@a"); got != `{"presence":"online","last_active_ago":60000,"currently_active":false}` {
@@ -214,7 +202,7 @@ func TestIdleAndActive(t *testing.T) {
 func TestSetStateAndStatusMessage(t *testing.T) {
 	f := newFixture(t, testSettings)
 	ctx := context.Background()
-	done := f.syncing(ctx, "@a", "D1", Online)
+	done := f.svc.Syncing(ctx, "@a", "D1", Online)
 	defer done()
 	if err := f.svc.SetState(ctx, "@a", "@a", "D1", Unavailable, "lunch"); err != nil {
 		t.Fatal(err)
@@ -245,9 +233,9 @@ func TestSetStateAndStatusMessage(t *testing.T) {
 func TestTheMostPresentDeviceWins(t *testing.T) {
 	f := newFixture(t, testSettings)
 	ctx := context.Background()
-	phone := f.syncing(ctx, "@a", "phone", Online)
+	phone := f.svc.Syncing(ctx, "@a", "phone", Online)
 	defer phone()
-	laptop := f.syncing(ctx, "@a", "laptop", Unavailable)
+	laptop := f.svc.Syncing(ctx, "@a", "laptop", Unavailable)
 	defer laptop()
 	if got := f.get(t, "@a", "@a"); got != `{"presence":"online","last_active_ago":0,"currently_active":true}` {
 		t.Errorf("one device online, one idle: %s", got)
@@ -271,7 +259,7 @@ func TestDisabledPresence(t *testing.T) {
 		t.Errorf("a stale online state survived start-up with presence disabled: %+v", row)
 	}
 	ctx := context.Background()
-	f.syncing(ctx, "@a", "D1", Online)()
+	f.svc.Syncing(ctx, "@a", "D1", Online)()
 	if err := f.svc.SetState(ctx, "@a", "@a", "D1", Online, "hi"); err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +297,7 @@ func TestSyncSections(t *testing.T) {
 	if err := f.svc.SetState(ctx, "@b", "@b", "D", Unavailable, ""); err != nil {
 		t.Fatal(err)
 	}
-	done := f.syncing(ctx, "@a", "D", Online)
+	done := f.svc.Syncing(ctx, "@a", "D", Online)
 	defer done()
 	if got := syncSenders(t, f, "@a", 0, true); got != "[@a=online @b=unavailable]" {
 		t.Errorf("initial sync: %s", got)
@@ -337,7 +325,7 @@ func TestRestartGivesClientsTimeToReconnect(t *testing.T) {
 		t.Fatalf("after start-up: %s", got)
 	}
 	f.clock.Advance(29 * time.Second)
-	done := f.syncing(context.Background(), "@a", "D1", Online) // the client is back
+	done := f.svc.Syncing(context.Background(), "@a", "D1", Online) // the client is back
 	done()
 	f.clock.Advance(5 * time.Second) // the stand-in device has timed out, the real one has not
 	if got := f.get(t, "@a", "@a"); got != `{"presence":"online","last_active_ago":5000,"currently_active":true}` {
@@ -348,9 +336,9 @@ func TestRestartGivesClientsTimeToReconnect(t *testing.T) {
 func TestCloseWritesWhatOnlyChangedInMemory(t *testing.T) {
 	f := newFixture(t, testSettings)
 	ctx := context.Background()
-	f.syncing(ctx, "@a", "D1", Online)()
+	f.svc.Syncing(ctx, "@a", "D1", Online)()
 	f.clock.Advance(10 * time.Second)
-	f.syncing(ctx, "@a", "D1", Online)() // moves last_active only
+	f.svc.Syncing(ctx, "@a", "D1", Online)() // moves last_active only
 	stored := f.store.rows["@a"].LastActiveTS
 	if err := f.svc.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -390,33 +378,5 @@ func TestCurrent(t *testing.T) {
 	}
 	if evs, err := newFixture(t, Settings{}).svc.Current(ctx, []string{"@b"}); err != nil || evs != nil {
 		t.Errorf("with presence disabled: %s, %v", evs, err)
-	}
-}
-
-// TestSyncingDoesNotWaitForTheWrite: a sync announcing its user online
-// goes on while the write is under way; clients hear of the change (the
-// position moves, sharers are woken) once it is stored, and Close waits
-// for it.
-func TestSyncingDoesNotWaitForTheWrite(t *testing.T) {
-	f := newFixture(t, testSettings)
-	f.store.hold = make(chan struct{})
-	done := f.svc.Syncing(context.Background(), "@a", "D1", Online) // would block if it wrote itself
-	if pos := f.svc.Position(); pos != 0 {
-		t.Fatalf("position %d before the write finished", pos)
-	}
-	closed := make(chan error)
-	go func() { closed <- f.svc.Close(context.Background()) }()
-	select {
-	case <-closed:
-		t.Fatal("Close returned with a write under way")
-	case <-time.After(20 * time.Millisecond):
-	}
-	close(f.store.hold)
-	if err := <-closed; err != nil {
-		t.Fatal(err)
-	}
-	done()
-	if pos := f.svc.Position(); pos != 1 || len(f.woken) != 1 || f.store.rows["@a"].State != Online {
-		t.Fatalf("after the write: position %d, woken %v, stored %+v", pos, f.woken, f.store.rows["@a"])
 	}
 }

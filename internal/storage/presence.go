@@ -48,7 +48,7 @@ const presenceColumns = `p.user_id, p.state, COALESCE(p.status_msg, ''), p.last_
 // PresenceOf returns the stored presence of those of userIDs that have one.
 func (db *DB) PresenceOf(ctx context.Context, userIDs []string) ([]Presence, error) {
 	var out []Presence
-	err := db.readOne(ctx, func(tx *Tx) error {
+	err := db.ReadTx(ctx, func(tx *Tx) error {
 		for len(userIDs) > 0 {
 			n := min(len(userIDs), maxInList)
 			args := make([]any, n)
