@@ -126,9 +126,10 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*DB, error
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.reader = r
+	db.readStmts = newStmtCache()
 	// Close readers before the writer: the last connection to close
 	// checkpoints the WAL into the main file.
-	db.closers = append([]func() error{r.Close}, db.closers...)
+	db.closers = append([]func() error{db.readStmts.close, r.Close}, db.closers...)
 	if err := r.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -66,6 +66,9 @@ type DB struct {
 	// writeStmts keeps the writer's frequent statements prepared (SQLite
 	// only; nil otherwise).
 	writeStmts *stmtCache
+	// readStmts keeps frequent single-statement reads (readOne) prepared
+	// on the readers (SQLite only; nil otherwise).
+	readStmts *stmtCache
 	// pipeline, if set, runs a write-only transaction in one round trip
 	// (PostgreSQL; see writeOnly).
 	pipeline func(ctx context.Context, fn func(w execer) error) error

@@ -25,10 +25,29 @@ type runner interface {
 
 // Exec runs a statement that returns no rows.
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if s := t.stmts.get(query); s != nil {
-		return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	if s := t.prepared(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
 	}
 	return t.q.ExecContext(ctx, query, args...)
+}
+
+// prepared returns query's prepared statement, if it is cached.
+func (t *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
+	s := t.stmts.get(query)
+	if s != nil && t.tx != nil {
+		return t.tx.StmtContext(ctx, s)
+	}
+	return s
+}
+
+// preparedQuery is prepared for statements that return rows. Outside a
+// transaction only: in one, two open result sets of the same query would
+// share its single cursor; outside, each runs on a connection of its own.
+func (t *Tx) preparedQuery(ctx context.Context, query string) *sql.Stmt {
+	if t.tx != nil {
+		return nil
+	}
+	return t.prepared(ctx, query)
 }
 
 // execer runs statements whose results nobody reads: the statements of a
@@ -44,11 +63,17 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) error {
 
 // Query runs a statement that returns rows.
 func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := t.preparedQuery(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
 	return t.q.QueryContext(ctx, query, args...)
 }
 
 // QueryRow runs a statement that returns at most one row.
 func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := t.preparedQuery(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
 	return t.q.QueryRowContext(ctx, query, args...)
 }
 
@@ -70,8 +95,11 @@ func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
 // statement sees one snapshot on its own, and on PostgreSQL BEGIN and
 // COMMIT would add two round trips to its one. The hot read paths (each
 // /sync, each send) use it.
+// On SQLite its frequent statements stay prepared (readStmts), as the
+// writer's do.
 func (db *DB) readOne(ctx context.Context, fn func(tx *Tx) error) error {
-	return fn(&Tx{q: db.reader, d: db.d})
+	defer db.readStmts.preparePending(context.WithoutCancel(ctx), db.reader)
+	return fn(&Tx{q: db.reader, d: db.d, stmts: db.readStmts})
 }
 
 // WriteTx runs fn in a read-write transaction, committing if fn returns nil
