@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -68,5 +70,46 @@ func TestPostgresConfigQuoting(t *testing.T) {
 func TestCreateDatabaseHintQuotes(t *testing.T) {
 	if got := createDatabaseHint(`we"ird`); !strings.Contains(got, `CREATE DATABASE "we""ird" ENCODING 'UTF8'`) {
 		t.Errorf("hint = %s", got)
+	}
+}
+
+// TestUnflushedWriteLeavesTheWriterFlushing: a write that skips the disk
+// flush (presence) is stored, and the writer's later commits flush again.
+func TestUnflushedWriteLeavesTheWriterFlushing(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, Options{Engine: EngineSQLite, SQLitePath: filepath.Join(t.TempDir(), "axon.db")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.PutPresence(ctx, []Presence{{UserID: "@u:x", State: "online", Pos: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	var mode int
+	if err := db.writer.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 { // FULL
+		t.Errorf("writer left with synchronous=%d, want 2 (FULL)", mode)
+	}
+	rows, err := db.PresenceOf(ctx, []string{"@u:x"})
+	if err != nil || len(rows) != 1 || rows[0].State != "online" {
+		t.Fatalf("stored presence %+v, %v", rows, err)
+	}
+	// A failing write is rolled back, and still restores the setting.
+	err = db.writeUnflushed(ctx, func(w execer) error {
+		if err := w.exec(ctx, `UPDATE presence SET state = 'offline'`); err != nil {
+			return err
+		}
+		return w.exec(ctx, `INSERT INTO no_such_table VALUES (1)`)
+	})
+	if err == nil {
+		t.Fatal("write into a missing table succeeded")
+	}
+	if rows, _ := db.PresenceOf(ctx, []string{"@u:x"}); len(rows) != 1 || rows[0].State != "online" {
+		t.Fatalf("failed write left %+v", rows)
+	}
+	if err := db.writer.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&mode); err != nil || mode != 2 {
+		t.Errorf("after a failed write: synchronous=%d, %v", mode, err)
 	}
 }

@@ -19,7 +19,7 @@ type Presence struct {
 // PutPresence writes rows, each unless the stored row has a later stream
 // position (writers may commit out of order).
 func (db *DB) PutPresence(ctx context.Context, rows []Presence) error {
-	err := db.writeOnly(ctx, func(tx execer) error {
+	err := db.writeUnflushed(ctx, func(tx execer) error {
 		for _, p := range rows {
 			var msg any
 			if p.StatusMsg != "" {

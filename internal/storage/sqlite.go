@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -101,6 +103,7 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*DB, error
 	db.writer = w
 	db.writeStmts = newStmtCache()
 	db.closers = append(db.closers, db.writeStmts.close, w.Close)
+	db.unflushed = db.sqliteUnflushed
 
 	// Check the writer before opening readers: it creates the file and
 	// switches it to WAL, which readers rely on to read during writes.
@@ -165,4 +168,37 @@ func walMode(ctx context.Context, w *sql.DB) (string, error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// sqliteUnflushed runs fn's statements as a write transaction whose commit
+// does not wait for the disk (synchronous=NORMAL for that commit only).
+// The WAL is written before it returns, so the process dying loses
+// nothing; the next full commit flushes it, and only a power loss before
+// then can take it back.
+func (db *DB) sqliteUnflushed(ctx context.Context, fn func(execer) error) (err error) {
+	conn, err := db.writer.Conn(ctx) // the only writer connection: nobody else commits meanwhile
+	if err != nil {
+		return fmt.Errorf("take the sqlite writer: %w", err)
+	}
+	defer func() {
+		// Every other commit must flush: if the setting cannot be put back,
+		// the connection is thrown away (the pool opens a fresh one).
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, fmt.Errorf("restore synchronous=FULL: %w", rerr))
+		}
+		conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&Tx{tx: tx, q: tx, d: db.d}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }

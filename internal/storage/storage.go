@@ -69,6 +69,9 @@ type DB struct {
 	// readStmts keeps frequent single-statement reads (readOne) prepared
 	// on the readers (SQLite only; nil otherwise).
 	readStmts *stmtCache
+	// unflushed, if set, runs a write transaction whose commit does not
+	// wait for the disk (SQLite; see writeUnflushed).
+	unflushed func(ctx context.Context, fn func(w execer) error) error
 	// pipeline, if set, runs a write-only transaction in one round trip
 	// (PostgreSQL; see writeOnly).
 	pipeline func(ctx context.Context, fn func(w execer) error) error

@@ -123,6 +123,16 @@ func (db *DB) writeOnly(ctx context.Context, fn func(w execer) error) error {
 	return db.WriteTx(ctx, func(tx *Tx) error { return fn(tx) })
 }
 
+// writeUnflushed is writeOnly for data a power loss may take back: its
+// commit does not wait for the disk where that costs a flush of its own
+// (SQLite). Presence is such data; Synapse writes it once a minute.
+func (db *DB) writeUnflushed(ctx context.Context, fn func(w execer) error) error {
+	if db.unflushed != nil {
+		return db.unflushed(ctx, fn)
+	}
+	return db.writeOnly(ctx, fn)
+}
+
 func (db *DB) runTx(ctx context.Context, h *sql.DB, opts *sql.TxOptions, stmts *stmtCache, fn func(tx *Tx) error) error {
 	sqlTx, err := h.BeginTx(ctx, opts)
 	if err != nil {
