@@ -3,9 +3,11 @@ package syncer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/axonhs/axon/internal/filter"
 	"github.com/axonhs/axon/internal/push"
@@ -111,17 +113,22 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 	if req.Since != nil {
 		since = *req.Since
 	}
-	roomData, err := s.accountDataSection(ctx, req, since, cur, resp)
+	// Independent reads go out together: on PostgreSQL each is a round
+	// trip.
+	var (
+		roomData    map[string][]json.RawMessage
+		ignored     map[string]bool
+		memberships []storage.Membership
+	)
+	err := concurrently(
+		func() (err error) { roomData, err = s.accountDataSection(ctx, req, since, cur, resp); return err },
+		func() (err error) { ignored, err = s.rooms.IgnoredUsers(ctx, req.User); return err },
+		func() (err error) { memberships, err = s.store.UserMemberships(ctx, req.User); return err },
+	)
 	if err != nil {
 		return nil, err
 	}
-	if req.ignored, err = s.rooms.IgnoredUsers(ctx, req.User); err != nil {
-		return nil, err
-	}
-	memberships, err := s.store.UserMemberships(ctx, req.User)
-	if err != nil {
-		return nil, err
-	}
+	req.ignored = ignored
 	var roomFilter *filter.RoomFilter
 	if req.Filter != nil {
 		roomFilter = req.Filter.Room
@@ -149,13 +156,26 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 			return nil, fmt.Errorf("sync room %s: %w", m.RoomID, err)
 		}
 	}
-	if err := s.addCounts(ctx, req, resp); err != nil {
-		return nil, err
-	}
-	if err := s.presenceSection(ctx, req, since, cur, fresh, resp); err != nil {
+	// These fill different parts of resp.
+	err = concurrently(
+		func() error { return s.addCounts(ctx, req, resp) },
+		func() error { return s.presenceSection(ctx, req, since, cur, fresh, resp) },
+	)
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// concurrently runs fns at once and returns their errors joined.
+func concurrently(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() { errs[i] = fn() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // roomExtras are a room's per-user additions to its timeline and state.
