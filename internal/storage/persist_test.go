@@ -62,14 +62,7 @@ func TestPersistEventsMatchesSequential(t *testing.T) {
 		late.Txn = txn("2")
 		batch := b.take()
 
-		if err := batched.PersistEvents(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-		if err := persistOneByOne(ctx, sequential, batch); err != nil {
-			t.Fatal(err)
-		}
-		got := dump(t, batched)
-		assertSameTables(t, got, dump(t, sequential))
+		got := persistBothWays(t, batched, sequential, batch)
 
 		wantRows(t, got, "forward_extremities", []string{"!a:x $r3", "!b:x $r1", "!c:x $c1", "!c:x $late"})
 		wantRows(t, got, "memberships", []string{
@@ -86,7 +79,6 @@ func TestPersistEventsMatchesSequential(t *testing.T) {
 
 func TestPersistEventsLargeBatch(t *testing.T) {
 	forEachEnginePair(t, func(t *testing.T, batched, sequential *storage.DB) {
-		ctx := context.Background()
 		b := &batchBuilder{groups: map[string]*roomGroup{}}
 		rooms := []string{"!a:x", "!b:x", "!c:x"}
 		last := map[string]string{}
@@ -117,14 +109,7 @@ func TestPersistEventsLargeBatch(t *testing.T) {
 			last[r] = id
 		}
 		batch := b.take()
-		if err := batched.PersistEvents(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-		if err := persistOneByOne(ctx, sequential, batch); err != nil {
-			t.Fatal(err)
-		}
-		got := dump(t, batched)
-		assertSameTables(t, got, dump(t, sequential))
+		got := persistBothWays(t, batched, sequential, batch)
 		if n := len(got["events"]); n != len(batch) {
 			t.Errorf("%d events stored, want %d", n, len(batch))
 		}
@@ -363,6 +348,23 @@ var persistedTables = map[string]string{
 
 // dump returns the sorted rows of persistedTables, each row its columns
 // joined by spaces.
+// persistBothWays stores batch in batched with PersistEvents and in
+// sequential event by event, checks that every table agrees, and returns
+// the tables.
+func persistBothWays(t *testing.T, batched, sequential *storage.DB, batch []storage.PersistEvent) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	if err := batched.PersistEvents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := persistOneByOne(ctx, sequential, batch); err != nil {
+		t.Fatal(err)
+	}
+	got := dump(t, batched)
+	assertSameTables(t, got, dump(t, sequential))
+	return got
+}
+
 func dump(t *testing.T, db *storage.DB) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}

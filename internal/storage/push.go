@@ -282,17 +282,6 @@ type PushReadMark struct {
 // time (13% of the CPU at 100 rows, measured with pprof).
 const rowsPerInsert = 32
 
-// pushKey identifies one running total of push_counts.
-type pushKey struct{ user, room, thread string }
-
-// pushTotal is the change events make to one total: reset by the user's
-// own event at readPos (when reset), and then increased.
-type pushTotal struct {
-	reset                     bool
-	readPos                   int64
-	notifications, highlights int64
-}
-
 // pushEvent is the push_events row of one event.
 type pushEvent struct {
 	pos                int64
@@ -347,11 +336,12 @@ func insertPushEvents(ctx context.Context, tx execer, events []pushEvent) error 
 	return nil
 }
 
-// updatePushCounts adds the batch's changes to the running totals: a
-// reset total is replaced, any other is added to.
-func updatePushCounts(ctx context.Context, tx execer, order []pushKey, totals map[pushKey]*pushTotal) error {
+// updatePushCounts adds changes to the running totals: a reset total is
+// replaced, any other is added to.
+func updatePushCounts(ctx context.Context, tx execer, changes *pushTotals) error {
+	totals := changes.byKey
 	var set, add []pushKey
-	for _, k := range order {
+	for _, k := range changes.order {
 		if totals[k].reset {
 			set = append(set, k)
 		} else {

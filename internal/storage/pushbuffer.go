@@ -15,6 +15,17 @@ const pushFlushEvery = 200 * time.Millisecond
 // maxPendingTotals makes a commit write the totals out sooner.
 const maxPendingTotals = 4096
 
+// pushKey identifies one running total of push_counts.
+type pushKey struct{ user, room, thread string }
+
+// pushTotal is the change events make to one total: reset by the user's
+// own event at readPos (when reset), and then increased.
+type pushTotal struct {
+	reset                     bool
+	readPos                   int64
+	notifications, highlights int64
+}
+
 // pushTotals are changes to running totals, in first-seen order (so that
 // they are written deterministically).
 type pushTotals struct {
@@ -203,7 +214,7 @@ func (c *pushCommit) done(err error) {
 // writePushTotals adds changes to push_counts and records that it holds
 // every notification up to pos.
 func writePushTotals(ctx context.Context, w execer, changes *pushTotals, pos int64) error {
-	if err := updatePushCounts(ctx, w, changes.order, changes.byKey); err != nil {
+	if err := updatePushCounts(ctx, w, changes); err != nil {
 		return err
 	}
 	if err := w.exec(ctx, `UPDATE push_counts_progress SET stream_pos = $1 WHERE id = 1 AND stream_pos < $1`, pos); err != nil {

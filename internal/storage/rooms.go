@@ -688,46 +688,6 @@ func (db *DB) RoomEvents(ctx context.Context, roomID string, after, upTo int64, 
 	return out, nil
 }
 
-// RoomsWithEvents returns which of roomIDs have events in (after, upTo].
-func (db *DB) RoomsWithEvents(ctx context.Context, roomIDs []string, after, upTo int64) (map[string]bool, error) {
-	out := map[string]bool{}
-	if len(roomIDs) == 0 || after >= upTo {
-		return out, nil
-	}
-	err := db.ReadTx(ctx, func(tx *Tx) error {
-		for len(roomIDs) > 0 {
-			n := min(len(roomIDs), maxInList)
-			args := []any{after, upTo}
-			for _, r := range roomIDs[:n] {
-				args = append(args, r)
-			}
-			roomIDs = roomIDs[n:]
-			rows, err := tx.Query(ctx, `SELECT DISTINCT room_id FROM events WHERE stream_pos > $1 AND stream_pos <= $2
-				AND room_id IN (`+placeholders(3, n)+`)`, args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var r string
-				if err := rows.Scan(&r); err != nil {
-					rows.Close()
-					return err
-				}
-				out[r] = true
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("rooms with events: %w", err)
-	}
-	return out, nil
-}
-
 // StateGroupAt returns the state group after the last event of roomID at
 // or before stream position pos (0 if the room had no events then).
 func (db *DB) StateGroupAt(ctx context.Context, roomID string, pos int64) (int64, error) {
