@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync"
 )
 
 // Error is a Matrix error response: an errcode, a message and the HTTP
@@ -79,12 +81,26 @@ type JSONAppender interface {
 	AppendJSON(dst []byte) []byte
 }
 
+// appendBuffers recycles the buffers JSONAppenders write into: a /sync
+// body is tens of kilobytes, grown piece by piece.
+var appendBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer keeps one huge response from pinning its buffer.
+const maxPooledBuffer = 1 << 20
+
 // WriteJSON sends v as a JSON body with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	var body []byte
 	var err error
 	if a, ok := v.(JSONAppender); ok {
-		body = a.AppendJSON(nil)
+		buf := appendBuffers.Get().(*[]byte)
+		body = a.AppendJSON((*buf)[:0])
+		defer func() {
+			if cap(body) <= maxPooledBuffer {
+				*buf = body
+				appendBuffers.Put(buf)
+			}
+		}()
 	} else {
 		body, err = json.Marshal(v)
 	}
@@ -97,6 +113,8 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	// With its length known, a large body goes out unchunked.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -12,12 +12,13 @@
 // active" for last_active_granularity after their last activity.
 //
 // Changes clients must hear about (state, status message, currently
-// active, or last active time of a user who is not currently active) are
-// written to the database at once with the next position of the presence
-// stream, which /sync reads. Mere timestamp updates stay in memory until
-// shutdown, as in Synapse, so that syncing is not a write per request.
-// Each user has at most one timer, set for their next deadline: nothing
-// polls.
+// active, or last active time of a user who is not currently active) take
+// the next position of the presence stream and take effect in memory at
+// once; /sync reads them from there, so a sync is never a write on its
+// path. A writer stores them just behind, and at most MaxUnwritten
+// positions behind. Mere timestamp updates stay in memory until shutdown,
+// as in Synapse. Each user has at most one timer, set for their next
+// deadline: nothing polls.
 package presence
 
 import (
@@ -73,13 +74,32 @@ type Store interface {
 	PresenceExcept(ctx context.Context, state string) ([]storage.Presence, error)
 	PutPresence(ctx context.Context, rows []storage.Presence) error
 	PresenceOfSharers(ctx context.Context, userID string, after, upTo int64) ([]storage.Presence, error)
-	PresenceOfRoomMembers(ctx context.Context, roomIDs []string) ([]storage.Presence, error)
 	ShareRoom(ctx context.Context, a, b string) (bool, error)
 }
+
+// Members says which local users share a room, from memory.
+type Members interface {
+	SharesRoom(a, b string) bool
+	// Sharers calls fn once for user and for each user sharing a room
+	// with them; fn must not call back into Members.
+	Sharers(user string, fn func(other string))
+	RoomMembers(room string) []string
+}
+
+// MaxUnwritten bounds how far the presence stream may run ahead of what
+// is stored: a change past it waits for the writer. The stream restarts
+// this far past the highest stored position, so that after a crash no
+// position a client was given is handed out again.
+const MaxUnwritten = 1 << 16
+
+// maxChanges is the number of recent changes kept for incremental syncs
+// when they are all stored; a sync from before them reads the database.
+const maxChanges = 1 << 14
 
 // Service is the presence service.
 type Service struct {
 	store    Store
+	members  Members
 	settings Settings
 	clock    clock.Clock
 	seq      *streams.Sequence
@@ -90,6 +110,27 @@ type Service struct {
 	users   map[string]*user // everyone loaded since start-up
 	syncing map[deviceKey]int
 	closed  bool
+	// unwritten are the users with a change clients hear of that is not
+	// stored yet; every change at or below written is stored.
+	unwritten map[string]struct{}
+	written   int64
+	// changes are the changes after changesFloor, in position order.
+	changes      []posChange
+	changesFloor int64
+	// The bounds, MaxUnwritten and maxChanges but in tests.
+	maxUnwritten, maxChanges int64
+
+	flushMu  sync.Mutex    // one write at a time, so written only passes stored rows
+	kick     chan struct{} // wakes the writer
+	stop     chan struct{} // closed to stop the writer
+	stopped  chan struct{} // closed when the writer has stopped
+	flushing bool          // the writer runs
+}
+
+// posChange is a user's presence change at a stream position.
+type posChange struct {
+	pos  int64
+	user string
 }
 
 // status is what other users see of a user.
@@ -118,18 +159,23 @@ type device struct {
 
 type deviceKey struct{ user, device string }
 
-// New returns the service; seq is the presence stream's sequence and
-// wake is called with each user whose presence changed.
-func New(store Store, settings Settings, clk clock.Clock, seq *streams.Sequence, wake func(userID string), log *slog.Logger) *Service {
+// New returns the service; seq is the presence stream's sequence, and
+// should start MaxUnwritten past the highest stored position; wake is
+// called with each user whose presence changed.
+func New(store Store, members Members, settings Settings, clk clock.Clock, seq *streams.Sequence, wake func(userID string), log *slog.Logger) *Service {
 	if wake == nil {
 		wake = func(string) {}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	start := seq.Current()
 	return &Service{
-		store: store, settings: settings, clock: clk, seq: seq, wake: wake, log: log,
+		store: store, members: members, settings: settings, clock: clk, seq: seq, wake: wake, log: log,
 		users: map[string]*user{}, syncing: map[deviceKey]int{},
+		unwritten: map[string]struct{}{}, written: start, changesFloor: start,
+		maxUnwritten: MaxUnwritten, maxChanges: maxChanges,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 }
 
@@ -155,6 +201,9 @@ func (s *Service) Start(ctx context.Context) error {
 	now := s.clock.Now().UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
 	for _, r := range rows {
 		u := fromRow(r)
 		if s.tracked() {
@@ -163,6 +212,8 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 		s.users[u.id] = u
 	}
+	s.flushing = true
+	go s.writeBehind()
 	return nil
 }
 
@@ -199,10 +250,22 @@ func (u *user) row() storage.Presence {
 	}
 }
 
-// Close stops the timers and writes what changed only in memory.
+// Close stops the timers and the writer, and writes what changed only in
+// memory.
 func (s *Service) Close(ctx context.Context) error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
 	s.closed = true
+	flushing := s.flushing
+	s.mu.Unlock()
+	if flushing {
+		close(s.stop)
+		<-s.stopped
+	}
+	s.mu.Lock()
 	var rows []storage.Presence
 	for _, u := range s.users {
 		if u.timer != nil {
@@ -340,10 +403,13 @@ func combine(devices map[string]*device) string {
 }
 
 // update applies change to a user under the lock, settles the derived
-// fields and the timer, and writes and announces the result when clients
-// must hear about it.
+// fields and the timer, and when clients must hear about the result gives
+// it the next stream position, announces it and has it written behind.
 func (s *Service) update(ctx context.Context, userID string, change func(u *user, now int64)) error {
 	if err := s.load(ctx, userID); err != nil {
+		return err
+	}
+	if err := s.catchUp(ctx); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -363,21 +429,109 @@ func (s *Service) update(ctx context.Context, userID string, change func(u *user
 		s.mu.Unlock()
 		return nil
 	}
+	// Reserved and finished under the lock that guards memory, which is
+	// where syncs read: a sync that sees the position sees the change.
 	pos := s.seq.Reserve()
-	u.pos, u.dirty = pos, false
-	row := u.row()
+	s.seq.Finish(pos)
+	u.pos, u.dirty = pos, true
+	s.unwritten[userID] = struct{}{}
+	s.changes = append(s.changes, posChange{pos, userID})
 	s.mu.Unlock()
 
-	err := s.store.PutPresence(ctx, []storage.Presence{row})
-	s.seq.Finish(pos)
-	if err != nil {
-		s.mu.Lock()
-		u.dirty = true // written at shutdown at the latest
-		s.mu.Unlock()
-		return err
+	select {
+	case s.kick <- struct{}{}:
+	default: // a write is due already
 	}
 	s.wake(userID)
 	return nil
+}
+
+// catchUp writes the changes not yet stored when the stream is
+// MaxUnwritten ahead of the database (the writer is failing or cannot
+// keep up): positions must not run further ahead than a restart skips.
+func (s *Service) catchUp(ctx context.Context) error {
+	s.mu.Lock()
+	behind := s.seq.Current()-s.written >= s.maxUnwritten
+	s.mu.Unlock()
+	if !behind {
+		return nil
+	}
+	return s.flush(ctx)
+}
+
+// writeBehind stores changes as they come, each write taking all that
+// came meanwhile; after a failure it tries again a second later.
+func (s *Service) writeBehind() {
+	defer close(s.stopped)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		}
+		if err := s.flush(context.Background()); err != nil {
+			s.log.Warn("store presence", "err", err)
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(time.Second):
+			}
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// flush stores the changes not stored yet.
+func (s *Service) flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	upTo := s.seq.Current()
+	rows := make([]storage.Presence, 0, len(s.unwritten))
+	for id := range s.unwritten {
+		u := s.users[id]
+		rows = append(rows, u.row())
+		u.dirty = false
+	}
+	clear(s.unwritten)
+	s.mu.Unlock()
+
+	if len(rows) > 0 {
+		if err := s.store.PutPresence(ctx, rows); err != nil {
+			s.mu.Lock()
+			for _, r := range rows {
+				s.unwritten[r.UserID] = struct{}{}
+				s.users[r.UserID].dirty = true
+			}
+			s.mu.Unlock()
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.written = max(s.written, upTo)
+	s.trimChanges()
+	s.mu.Unlock()
+	return nil
+}
+
+// trimChanges drops the oldest half of the change log once it is full,
+// as far as they are stored: syncs from before them read the database.
+func (s *Service) trimChanges() {
+	if int64(len(s.changes)) <= s.maxChanges {
+		return
+	}
+	n := 0
+	for n < len(s.changes)/2 && s.changes[n].pos <= s.written {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	s.changesFloor = s.changes[n-1].pos
+	s.changes = slices.Delete(s.changes, 0, n)
 }
 
 // load brings a user's stored presence into memory (offline if none).
@@ -602,20 +756,44 @@ func (s *Service) Current(ctx context.Context, userIDs []string) ([]json.RawMess
 	if !s.settings.Enabled || len(userIDs) == 0 {
 		return nil, nil
 	}
-	rows, err := s.store.PresenceOf(ctx, userIDs)
+	rows, err := s.rowsOf(ctx, userIDs)
 	if err != nil {
 		return nil, err
 	}
-	stored := make(map[string]bool, len(rows))
+	known := make(map[string]bool, len(rows))
 	for _, r := range rows {
-		stored[r.UserID] = true
+		known[r.UserID] = true
 	}
 	for _, u := range userIDs {
-		if !stored[u] {
+		if !known[u] {
 			rows = append(rows, storage.Presence{UserID: u, State: Offline})
 		}
 	}
 	return s.events(rows, false)
+}
+
+// rowsOf returns the presence of those of userIDs that have one: from
+// memory where loaded, else as stored.
+func (s *Service) rowsOf(ctx context.Context, userIDs []string) ([]storage.Presence, error) {
+	var rows []storage.Presence
+	var missing []string
+	s.mu.Lock()
+	for _, id := range userIDs {
+		if u := s.users[id]; u != nil {
+			rows = append(rows, u.row())
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	s.mu.Unlock()
+	if len(missing) == 0 {
+		return rows, nil
+	}
+	stored, err := s.store.PresenceOf(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	return append(rows, stored...), nil
 }
 
 // events renders the m.presence events of rows, sorted by user, with the
@@ -642,27 +820,115 @@ func (s *Service) events(rows []storage.Presence, skipOffline bool) ([]json.RawM
 }
 
 func (s *Service) syncRows(ctx context.Context, userID string, after, upTo int64, initial bool, newRooms []string) ([]storage.Presence, error) {
-	if initial {
-		return s.store.PresenceOfSharers(ctx, userID, 0, upTo)
-	}
 	var rows []storage.Presence
-	if after < upTo {
-		var err error
-		if rows, err = s.store.PresenceOfSharers(ctx, userID, after, upTo); err != nil {
-			return nil, err
-		}
+	var err error
+	switch {
+	case initial:
+		rows, err = s.sharersNow(ctx, userID, upTo)
+	case after < upTo:
+		rows, err = s.changedSharers(ctx, userID, after, upTo)
 	}
-	if len(newRooms) == 0 {
-		return rows, nil
+	if err != nil || len(newRooms) == 0 {
+		return rows, err
 	}
-	more, err := s.store.PresenceOfRoomMembers(ctx, newRooms)
+	more, err := s.newRoomMembers(ctx, userID, newRooms)
 	if err != nil {
 		return nil, err
 	}
+	return mergeRows(rows, more), nil
+}
+
+// sharersNow is the presence, up to position upTo, of userID and of the
+// users sharing a room with them. Everyone who is not offline is in
+// memory; with offline users wanted, the stored ones are read too.
+func (s *Service) sharersNow(ctx context.Context, userID string, upTo int64) ([]storage.Presence, error) {
+	withOffline := s.settings.IncludeOfflineOnSync
+	var rows []storage.Presence
+	s.mu.Lock()
+	s.members.Sharers(userID, func(other string) {
+		if u := s.users[other]; u != nil && u.pos <= upTo && (withOffline || u.state != Offline) {
+			rows = append(rows, u.row())
+		}
+	})
+	s.mu.Unlock()
+	if !withOffline {
+		return rows, nil
+	}
+	stored, err := s.store.PresenceOfSharers(ctx, userID, 0, upTo)
+	if err != nil {
+		return nil, err
+	}
+	return mergeRows(rows, stored), nil
+}
+
+// changedSharers is the presence of userID and of the users sharing a
+// room with them whose last change is in (after, upTo]: from the change
+// log, and from the database for the part before the log starts.
+func (s *Service) changedSharers(ctx context.Context, userID string, after, upTo int64) ([]storage.Presence, error) {
+	var rows []storage.Presence
+	s.mu.Lock()
+	floor := s.changesFloor
+	from := max(after, floor)
+	i, _ := slices.BinarySearchFunc(s.changes, from+1, func(c posChange, pos int64) int { return cmp.Compare(c.pos, pos) })
+	seen := map[string]bool{}
+	for _, c := range s.changes[i:] {
+		if c.pos > upTo {
+			break
+		}
+		// A later change past upTo is for the next sync.
+		u := s.users[c.user]
+		if seen[c.user] || u.pos > upTo {
+			continue
+		}
+		seen[c.user] = true
+		if s.members.SharesRoom(userID, c.user) {
+			rows = append(rows, u.row())
+		}
+	}
+	s.mu.Unlock()
+	if after >= floor {
+		return rows, nil
+	}
+	stored, err := s.store.PresenceOfSharers(ctx, userID, after, min(floor, upTo))
+	if err != nil {
+		return nil, err
+	}
+	return mergeRows(rows, stored), nil
+}
+
+// newRoomMembers is the presence of the members of rooms the user just
+// joined, except the user's own.
+func (s *Service) newRoomMembers(ctx context.Context, userID string, roomIDs []string) ([]storage.Presence, error) {
+	seen := map[string]bool{userID: true}
+	var ids []string
+	for _, r := range roomIDs {
+		for _, m := range s.members.RoomMembers(r) {
+			if !seen[m] {
+				seen[m] = true
+				ids = append(ids, m)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.rowsOf(ctx, ids)
+}
+
+// mergeRows appends to rows those of more whose user is not in rows.
+func mergeRows(rows, more []storage.Presence) []storage.Presence {
+	if len(more) == 0 {
+		return rows
+	}
+	have := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		have[r.UserID] = true
+	}
 	for _, m := range more {
-		if m.UserID != userID && !slices.ContainsFunc(rows, func(r storage.Presence) bool { return r.UserID == m.UserID }) {
+		if !have[m.UserID] {
+			have[m.UserID] = true
 			rows = append(rows, m)
 		}
 	}
-	return rows, nil
+	return rows
 }

@@ -22,6 +22,20 @@ type fakeStore struct {
 	rows   map[string]storage.Presence
 	rooms  map[string][]string
 	writes int
+	putErr error         // PutPresence fails with it
+	gate   chan struct{} // PutPresence waits for it to close
+}
+
+func (f *fakeStore) failWrites(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.putErr = err
+}
+
+func (f *fakeStore) row(user string) storage.Presence {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rows[user]
 }
 
 func (f *fakeStore) PresenceOf(_ context.Context, ids []string) ([]storage.Presence, error) {
@@ -50,7 +64,16 @@ func (f *fakeStore) PresenceExcept(_ context.Context, state string) ([]storage.P
 
 func (f *fakeStore) PutPresence(_ context.Context, rows []storage.Presence) error {
 	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.putErr != nil {
+		return f.putErr
+	}
 	for _, r := range rows {
 		if old, ok := f.rows[r.UserID]; !ok || old.Pos <= r.Pos {
 			f.rows[r.UserID] = r
@@ -81,18 +104,37 @@ func (f *fakeStore) PresenceOfSharers(_ context.Context, user string, after, upT
 	return out, nil
 }
 
-func (f *fakeStore) PresenceOfRoomMembers(_ context.Context, roomIDs []string) ([]storage.Presence, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []storage.Presence
-	for _, room := range roomIDs {
-		for _, m := range f.rooms[room] {
-			if r, ok := f.rows[m]; ok && !slices.ContainsFunc(out, func(o storage.Presence) bool { return o.UserID == m }) {
-				out = append(out, r)
+// fakeMembers answers Members from the store's rooms.
+type fakeMembers struct{ f *fakeStore }
+
+func (m fakeMembers) SharesRoom(a, b string) bool {
+	m.f.mu.Lock()
+	defer m.f.mu.Unlock()
+	return a == b || m.f.sharing(a, b)
+}
+
+func (m fakeMembers) Sharers(user string, fn func(string)) {
+	m.f.mu.Lock()
+	defer m.f.mu.Unlock()
+	seen := map[string]bool{user: true}
+	fn(user)
+	for _, members := range m.f.rooms {
+		if !slices.Contains(members, user) {
+			continue
+		}
+		for _, o := range members {
+			if !seen[o] {
+				seen[o] = true
+				fn(o)
 			}
 		}
 	}
-	return out, nil
+}
+
+func (m fakeMembers) RoomMembers(room string) []string {
+	m.f.mu.Lock()
+	defer m.f.mu.Unlock()
+	return slices.Clone(m.f.rooms[room])
 }
 
 func (f *fakeStore) ShareRoom(_ context.Context, a, b string) (bool, error) {
@@ -124,11 +166,20 @@ func newFixture(t *testing.T, settings Settings, rows ...storage.Presence) *fixt
 		f.store.rows[r.UserID] = r
 		last = max(last, r.Pos)
 	}
-	f.svc = New(f.store, settings, f.clock, streams.NewSequence(last), func(u string) { f.woken = append(f.woken, u) }, nil)
+	f.svc = New(f.store, fakeMembers{f.store}, settings, f.clock, streams.NewSequence(last), func(u string) { f.woken = append(f.woken, u) }, nil)
 	if err := f.svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = f.svc.Close(context.Background()) })
 	return f
+}
+
+// flush waits for the writer to store every change so far.
+func (f *fixture) flush(t *testing.T) {
+	t.Helper()
+	if err := f.svc.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // get returns what user sees of target, as JSON.
@@ -171,6 +222,7 @@ func TestSyncingKeepsAUserOnlineAndStoppingTakesThemOffline(t *testing.T) {
 	if got := f.get(t, "@a", "@a"); got != `{"presence":"offline","last_active_ago":40000}` {
 		t.Errorf("after the timeout: %s", got)
 	}
+	f.flush(t)
 	if f.store.rows["@a"].State != Offline || f.store.rows["@a"].Pos != f.svc.Position() {
 		t.Errorf("stored %+v at position %d", f.store.rows["@a"], f.svc.Position())
 	}
@@ -337,8 +389,10 @@ func TestCloseWritesWhatOnlyChangedInMemory(t *testing.T) {
 	f := newFixture(t, testSettings)
 	ctx := context.Background()
 	f.svc.Syncing(ctx, "@a", "D1", Online)()
+	f.flush(t)
 	f.clock.Advance(10 * time.Second)
 	f.svc.Syncing(ctx, "@a", "D1", Online)() // moves last_active only
+	f.flush(t)
 	stored := f.store.rows["@a"].LastActiveTS
 	if err := f.svc.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -378,5 +432,106 @@ func TestCurrent(t *testing.T) {
 	}
 	if evs, err := newFixture(t, Settings{}).svc.Current(ctx, []string{"@b"}); err != nil || evs != nil {
 		t.Errorf("with presence disabled: %s, %v", evs, err)
+	}
+}
+
+func TestChangesAreServedBeforeTheyAreStored(t *testing.T) {
+	f := newFixture(t, testSettings)
+	ctx := context.Background()
+	gate := make(chan struct{})
+	f.store.mu.Lock()
+	f.store.gate = gate
+	f.store.mu.Unlock()
+	if err := f.svc.SetState(ctx, "@b", "@b", "D", Unavailable, "lunch"); err != nil {
+		t.Fatal(err)
+	}
+	if got := syncSenders(t, f, "@a", 0, false); got != "[@b=unavailable]" {
+		t.Errorf("incremental sync while the write waits: %s", got)
+	}
+	if got := syncSenders(t, f, "@a", 0, true); got != "[@b=unavailable]" {
+		t.Errorf("initial sync while the write waits: %s", got)
+	}
+	if got := f.get(t, "@a", "@b"); got != `{"presence":"unavailable","status_msg":"lunch"}` {
+		t.Errorf("GET while the write waits: %s", got)
+	}
+	close(gate)
+	f.flush(t)
+	if got := f.store.row("@b"); got.State != Unavailable || got.StatusMsg != "lunch" || got.Pos != f.svc.Position() {
+		t.Errorf("stored %+v at position %d", got, f.svc.Position())
+	}
+}
+
+func TestFailedWritesAreRetriedAndBoundTheStream(t *testing.T) {
+	f := newFixture(t, testSettings)
+	f.svc.maxUnwritten = 3
+	ctx := context.Background()
+	f.store.failWrites(errors.New("disk full"))
+	for _, st := range []string{Unavailable, Online, Unavailable} {
+		if err := f.svc.SetState(ctx, "@b", "@b", "D", st, ""); err != nil {
+			t.Fatalf("set %s: %v", st, err)
+		}
+	}
+	// Three positions are not stored: a fourth would run past what a
+	// restart skips.
+	if err := f.svc.SetState(ctx, "@b", "@b", "D", Online, ""); err == nil {
+		t.Fatal("a change past the bound was taken while writes fail")
+	}
+	if f.svc.Position() != 3 {
+		t.Fatalf("position %d after a refused change, want 3", f.svc.Position())
+	}
+	f.store.failWrites(nil)
+	if err := f.svc.SetState(ctx, "@b", "@b", "D", Online, "back"); err != nil {
+		t.Fatal(err)
+	}
+	f.flush(t)
+	if got := f.store.row("@b"); got.State != Online || got.StatusMsg != "back" || got.Pos != 4 {
+		t.Errorf("stored %+v", got)
+	}
+}
+
+func TestIncrementalSyncFromBeforeTheChangeLog(t *testing.T) {
+	f := newFixture(t, testSettings)
+	f.svc.maxChanges = 4
+	ctx := context.Background()
+	set := func(user, state string) {
+		t.Helper()
+		if err := f.svc.SetState(ctx, user, user, "D", state, ""); err != nil {
+			t.Fatal(err)
+		}
+		f.flush(t)
+	}
+	set("@a", Unavailable)
+	set("@c", Unavailable) // shares no room with @a
+	for i := range 5 {
+		set("@b", []string{Unavailable, Online}[i%2])
+	}
+	if f.svc.changesFloor < 2 {
+		t.Fatalf("the change log still starts at %d", f.svc.changesFloor)
+	}
+	// @a's and @c's changes are only in the database now.
+	if got := syncSenders(t, f, "@a", 0, false); got != "[@a=unavailable @b=unavailable]" {
+		t.Errorf("from position 0: %s", got)
+	}
+	if got := syncSenders(t, f, "@a", f.svc.changesFloor, false); got != "[@b=unavailable]" {
+		t.Errorf("from the log's start: %s", got)
+	}
+	if got := syncSenders(t, f, "@a", f.svc.Position(), false); got != "[]" {
+		t.Errorf("from now: %s", got)
+	}
+}
+
+func TestInitialSyncWithOfflineUsers(t *testing.T) {
+	settings := testSettings
+	settings.IncludeOfflineOnSync = true
+	// @b is stored offline, so not in memory.
+	f := newFixture(t, settings, storage.Presence{UserID: "@b", State: Offline, LastActiveTS: 5, Pos: 1})
+	done := f.svc.Syncing(context.Background(), "@a", "D", Online)
+	defer done()
+	if got := syncSenders(t, f, "@a", 0, true); got != "[@a=online @b=offline]" {
+		t.Errorf("with offline users: %s", got)
+	}
+	f.svc.settings.IncludeOfflineOnSync = false
+	if got := syncSenders(t, f, "@a", 0, true); got != "[@a=online]" {
+		t.Errorf("without: %s", got)
 	}
 }

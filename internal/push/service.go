@@ -71,6 +71,22 @@ type Service struct {
 type userRules struct {
 	rules    *Ruleset
 	compiled *Compiled
+
+	// The m.push_rules event, rendered on first use: every initial sync
+	// sends it.
+	eventOnce sync.Once
+	event     json.RawMessage
+	eventErr  error
+}
+
+// accountDataEvent is ur's rules as the m.push_rules account data event.
+func (ur *userRules) accountDataEvent() (json.RawMessage, error) {
+	ur.eventOnce.Do(func() {
+		ur.event, ur.eventErr = json.Marshal(map[string]any{
+			"type": AccountDataType, "content": map[string]any{"global": ur.rules},
+		})
+	})
+	return ur.event, ur.eventErr
 }
 
 // New returns the push service. Hand it to the rooms service
@@ -92,6 +108,16 @@ func (s *Service) Rules(ctx context.Context, user string) (*Ruleset, error) {
 		return nil, err
 	}
 	return ur[user].rules, nil
+}
+
+// RulesEvent returns user's push rules as the m.push_rules account data
+// event. The result is shared: do not modify it.
+func (s *Service) RulesEvent(ctx context.Context, user string) (json.RawMessage, error) {
+	ur, err := s.rulesOf(ctx, []string{user})
+	if err != nil {
+		return nil, err
+	}
+	return ur[user].accountDataEvent()
 }
 
 // rulesOf returns the rules of users, loading those not cached in one

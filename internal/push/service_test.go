@@ -1,6 +1,7 @@
 package push_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -376,5 +377,36 @@ func TestUnreadCounts(t *testing.T) {
 		e.push = push.New(e.db, nil, "example.org", e.ad)
 		main(dan, 2, 0)
 		main(bob, 1, 0)
+	})
+}
+
+func TestRulesEventFollowsTheRules(t *testing.T) {
+	storagetest.ForEachEngine(t, func(t *testing.T, opts storage.Options) {
+		ctx := context.Background()
+		p := newEnv(t, opts).push
+		check := func(when string) {
+			t.Helper()
+			ev, err := p.RulesEvent(ctx, bob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := p.Rules(ctx, bob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := json.Marshal(map[string]any{"type": "m.push_rules", "content": map[string]any{"global": rs}})
+			if !bytes.Equal(ev, want) {
+				t.Errorf("%s: event %s\nwant %s", when, ev, want)
+			}
+		}
+		check("defaults")
+		pattern := "cake"
+		if err := p.PutRule(ctx, bob, push.NewRule{Kind: push.KindContent, RuleID: "cake", Pattern: &pattern, Actions: json.RawMessage(`["notify"]`)}); err != nil {
+			t.Fatal(err)
+		}
+		check("after adding a rule")
+		if ev, _ := p.RulesEvent(ctx, bob); !bytes.Contains(ev, []byte(`"rule_id":"cake"`)) {
+			t.Errorf("the new rule is missing: %s", ev)
+		}
 	})
 }

@@ -28,6 +28,7 @@ type eventCache struct {
 // lookup returns the cached rows of ids and the IDs not cached, with the
 // generation to pass to fill.
 func (c *eventCache) lookup(ids []string) (hits []storage.EventRow, misses []string, gen uint64) {
+	hits = make([]storage.EventRow, 0, len(ids))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {

@@ -90,42 +90,73 @@ func (s *Service) stateValue(ctx context.Context, group int64, typ, stateKey, fi
 func (s *Service) filterVisible(ctx context.Context, user, current string, rows []storage.EventRow) ([]storage.EventRow, map[string]string, error) {
 	out := rows[:0:0]
 	memberships := make(map[string]string, len(rows))
+	// Runs of events share a state group (messages change no state), so
+	// each group's answer is looked up once.
+	seen := map[int64]visibilityAt{}
 	for _, row := range rows {
-		ok, m, err := s.eventVisible(ctx, user, current, row)
-		if err != nil {
-			return nil, nil, err
+		at, ok := seen[row.StateGroup]
+		if !ok {
+			var err error
+			if at, err = s.visibilityAt(ctx, user, row.StateGroup); err != nil {
+				return nil, nil, err
+			}
+			seen[row.StateGroup] = at
 		}
-		if ok {
+		if at.visible(row, user, current) {
 			out = append(out, row)
-			memberships[row.EventID] = m
+			memberships[row.EventID] = at.reported()
 		}
 	}
 	return out, memberships, nil
 }
 
-// eventVisible decides whether user may see row and returns their
-// membership in the state after it ("leave" when they had none, as
-// MSC4115 asks).
-func (s *Service) eventVisible(ctx context.Context, user, current string, row storage.EventRow) (bool, string, error) {
-	m, err := s.stateValue(ctx, row.StateGroup, typeMember, user, "membership")
+// visibilityAt is what decides whether a user may see the events of one
+// state group: their membership and the history visibility there.
+type visibilityAt struct {
+	membership        string // "" when they have none
+	historyVisibility string
+}
+
+func (s *Service) visibilityAt(ctx context.Context, user string, group int64) (visibilityAt, error) {
+	m, err := s.stateValue(ctx, group, typeMember, user, "membership")
 	if err != nil {
-		return false, "", err
+		return visibilityAt{}, err
 	}
-	reported := m
-	if reported == "" {
-		reported = membershipLeave
-	}
-	if row.Type == typeMember && row.StateKey != nil && *row.StateKey == user {
-		return true, reported, nil // users always see their own membership changes
-	}
-	hv, err := s.stateValue(ctx, row.StateGroup, typeHistoryVisibility, "", "history_visibility")
+	hv, err := s.stateValue(ctx, group, typeHistoryVisibility, "", "history_visibility")
 	if err != nil {
-		return false, "", err
+		return visibilityAt{}, err
 	}
 	if hv == "" {
 		hv = visShared // the spec's default
 	}
-	return visibleTo(hv, m, current), reported, nil
+	return visibilityAt{membership: m, historyVisibility: hv}, nil
+}
+
+// visible decides whether user may see row.
+func (v visibilityAt) visible(row storage.EventRow, user, current string) bool {
+	if row.Type == typeMember && row.StateKey != nil && *row.StateKey == user {
+		return true // users always see their own membership changes
+	}
+	return visibleTo(v.historyVisibility, v.membership, current)
+}
+
+// reported is the membership given in unsigned.membership: "leave" when
+// they had none, as MSC4115 asks.
+func (v visibilityAt) reported() string {
+	if v.membership == "" {
+		return membershipLeave
+	}
+	return v.membership
+}
+
+// eventVisible decides whether user may see row and returns their
+// membership in the state after it (as visibilityAt.reported).
+func (s *Service) eventVisible(ctx context.Context, user, current string, row storage.EventRow) (bool, string, error) {
+	at, err := s.visibilityAt(ctx, user, row.StateGroup)
+	if err != nil {
+		return false, "", err
+	}
+	return at.visible(row, user, current), at.reported(), nil
 }
 
 // setMemberships fills unsigned.membership of events from filterVisible.

@@ -90,10 +90,10 @@ func (s *Server) startEphemeral(ctx context.Context, rs *roomServices, notifier 
 	rcpts.OnRead(rs.push.ResetCounts)
 	rs.syncer.WithCounts(rs.push)
 	pc := s.cfg.Presence.WithDefaults()
-	pres := presence.New(s.db, presence.Settings{
+	pres := presence.New(s.db, notifier, presence.Settings{
 		Enabled: !pc.Disabled, Tracked: !pc.Untracked, IncludeOfflineOnSync: pc.IncludeOfflineUsersOnSync,
 		LastActiveGranularity: pc.LastActiveGranularity, SyncOnlineTimeout: pc.SyncOnlineTimeout, IdleTimeout: pc.IdleTimeout,
-	}, clock.Real{}, streams.NewSequence(presencePos), s.wakeSharers(notifier), s.log)
+	}, clock.Real{}, streams.NewSequence(presencePos+presence.MaxUnwritten), notifier.WakeSharers, s.log)
 	if err := pres.Start(ctx); err != nil {
 		return fmt.Errorf("start presence: %w", err)
 	}
@@ -114,24 +114,6 @@ func (s *Server) startEphemeral(ctx context.Context, rs *roomServices, notifier 
 	rs.syncer.WithEphemeral(syncer.Ephemeral{Typing: ty, Receipts: rcpts, Presence: pres})
 	rs.ephemeral = clientapi.Ephemeral{Typing: ty, Receipts: rcpts, Presence: pres}
 	return nil
-}
-
-// wakeSharers returns the wake-up for a presence change: the syncs of the
-// user and of everyone in their rooms.
-func (s *Server) wakeSharers(notifier *streams.Notifier) func(userID string) {
-	return func(userID string) {
-		notifier.WakeUser(userID)
-		ms, err := s.db.UserMemberships(context.Background(), userID)
-		if err != nil {
-			s.log.Warn("find the rooms to tell of a presence change", "user", userID, "err", err)
-			return
-		}
-		for _, m := range ms {
-			if m.Membership == rooms.MembershipJoin {
-				notifier.WakeRoom(m.RoomID)
-			}
-		}
-	}
 }
 
 // loadSigningKey reads the first key of the signing key file. A missing

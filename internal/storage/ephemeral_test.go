@@ -165,9 +165,6 @@ func TestPresenceStorage(t *testing.T) {
 		if got := names(db.PresenceOfSharers(ctx, "@w:x", 0, 3)); got != "[@w:x]" {
 			t.Errorf("w's sharers: %s", got)
 		}
-		if got := names(db.PresenceOfRoomMembers(ctx, []string{"!a:x", "!b:x"})); got != "[@u:x @v:x @w:x]" {
-			t.Errorf("members of !a and !b: %s", got)
-		}
 		if pos, err := db.MaxPresencePos(ctx); err != nil || pos != 3 {
 			t.Errorf("max position %d, %v", pos, err)
 		}

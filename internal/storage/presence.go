@@ -48,7 +48,11 @@ const presenceColumns = `p.user_id, p.state, COALESCE(p.status_msg, ''), p.last_
 // PresenceOf returns the stored presence of those of userIDs that have one.
 func (db *DB) PresenceOf(ctx context.Context, userIDs []string) ([]Presence, error) {
 	var out []Presence
-	err := db.ReadTx(ctx, func(tx *Tx) error {
+	read := db.ReadTx
+	if len(userIDs) <= maxInList {
+		read = db.readOne
+	}
+	err := read(ctx, func(tx *Tx) error {
 		for len(userIDs) > 0 {
 			n := min(len(userIDs), maxInList)
 			args := make([]any, n)
@@ -102,40 +106,6 @@ func (db *DB) PresenceOfSharers(ctx context.Context, userID string, after, upTo 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("presence of users sharing a room with %s: %w", userID, err)
-	}
-	return out, nil
-}
-
-// PresenceOfRoomMembers returns the stored presence of the users joined
-// to any of roomIDs, once per user.
-func (db *DB) PresenceOfRoomMembers(ctx context.Context, roomIDs []string) ([]Presence, error) {
-	seen := map[string]bool{}
-	var out []Presence
-	err := db.ReadTx(ctx, func(tx *Tx) error {
-		for len(roomIDs) > 0 {
-			n := min(len(roomIDs), maxInList)
-			args := make([]any, n)
-			for i, r := range roomIDs[:n] {
-				args[i] = r
-			}
-			roomIDs = roomIDs[n:]
-			ps, err := queryPresence(ctx, tx, `SELECT `+presenceColumns+` FROM presence p
-				JOIN memberships m ON m.user_id = p.user_id
-				WHERE m.membership = 'join' AND m.room_id IN (`+placeholders(1, n)+`)`, args...)
-			if err != nil {
-				return err
-			}
-			for _, p := range ps {
-				if !seen[p.UserID] {
-					seen[p.UserID] = true
-					out = append(out, p)
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("presence of room members: %w", err)
 	}
 	return out, nil
 }

@@ -247,11 +247,7 @@ func (s *Service) accountDataSection(ctx context.Context, req Request, since, cu
 	if req.Since == nil && s.counts != nil && globalFilter.Matches("m.push_rules", req.User) {
 		// Synapse always sends the push rules on an initial sync, even to
 		// users who never changed one (and so have no stored document).
-		rules, err := s.counts.Rules(ctx, req.User)
-		if err != nil {
-			return nil, err
-		}
-		ev, err := json.Marshal(map[string]any{"type": "m.push_rules", "content": map[string]any{"global": rules}})
+		ev, err := s.counts.RulesEvent(ctx, req.User)
 		if err != nil {
 			return nil, err
 		}

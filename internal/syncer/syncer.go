@@ -102,7 +102,8 @@ func New(rooms Rooms, store Store, notifier *streams.Notifier, accountData *stre
 // and the user's rules (m.push_rules on an initial sync).
 type Counts interface {
 	Counts(ctx context.Context, user string, roomIDs []string) (map[string]push.Counts, error)
-	Rules(ctx context.Context, user string) (*push.Ruleset, error)
+	// RulesEvent is the user's rules as the m.push_rules event.
+	RulesEvent(ctx context.Context, user string) (json.RawMessage, error)
 }
 
 // WithCounts adds unread notification counts and push rules to sync.
