@@ -167,13 +167,19 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 	return resp, nil
 }
 
-// concurrently runs fns at once and returns their errors joined.
+// concurrently runs fns at once and returns their errors joined. The
+// first runs on the caller's goroutine, whose stack has already grown to
+// what a database call needs.
 func concurrently(fns ...func() error) error {
+	if len(fns) == 0 {
+		return nil
+	}
 	errs := make([]error, len(fns))
 	var wg sync.WaitGroup
-	for i, fn := range fns {
-		wg.Go(func() { errs[i] = fn() })
+	for i, fn := range fns[1:] {
+		wg.Go(func() { errs[i+1] = fn() })
 	}
+	errs[0] = fns[0]()
 	wg.Wait()
 	return errors.Join(errs...)
 }

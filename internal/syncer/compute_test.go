@@ -1,0 +1,23 @@
+package syncer
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+)
+
+func TestConcurrentlyRunsEveryFunctionAndJoinsErrors(t *testing.T) {
+	var ran atomic.Int32
+	errA, errC := errors.New("a"), errors.New("c")
+	err := concurrently(
+		func() error { ran.Add(1); return errA },
+		func() error { ran.Add(1); return nil },
+		func() error { ran.Add(1); return errC },
+	)
+	if ran.Load() != 3 || !errors.Is(err, errA) || !errors.Is(err, errC) {
+		t.Errorf("ran %d, err %v", ran.Load(), err)
+	}
+	if err := concurrently(); err != nil {
+		t.Errorf("no functions: %v", err)
+	}
+}
