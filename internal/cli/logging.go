@@ -30,6 +30,15 @@ func newLogger(env Env, cfg *config.Config) (*slog.Logger, func(), error) {
 		closeFn = func() { _ = f.Close() }
 		fmt.Fprintf(env.Stderr, "Logging to %s at level %s\n", settings.File, settings.Level)
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: settings.Level}))
-	return log, closeFn, nil
+	opts := &slog.HandlerOptions{Level: settings.Level}
+	if settings.Buffer == nil {
+		return slog.New(slog.NewTextHandler(out, opts)), closeFn, nil
+	}
+	h, buf := newBufferedHandler(out, *settings.Buffer, opts)
+	closeOut := closeFn
+	closeFn = func() {
+		_ = buf.close()
+		closeOut()
+	}
+	return slog.New(h), closeFn, nil
 }

@@ -212,8 +212,8 @@ func homeserverYAML(opts GenerateOptions, dataDir, logConfigPath, signingKeyPath
 // as the one Synapse generates, so Synapse can use it too.
 func logConfigYAML(logFile string) string {
 	return `# Logging configuration, in the format of Python's logging.config.dictConfig
-# (which is what Synapse reads). Axon uses the root level and the file that
-# the root logger's handler writes to; to log to the terminal instead, set
+# (which is what Synapse reads). Axon uses the root level, the buffer in
+# front of the file, and the file; to log to the terminal instead, set
 # root.handlers to [console].
 
 version: 1
@@ -231,6 +231,16 @@ handlers:
     backupCount: 3  # rotated files kept, not counting the current one
     encoding: utf8
 
+  # Writes wait in memory until 10 lines have gathered, a WARNING or worse
+  # comes, or 5 seconds have passed: a write per request would cost more
+  # than the request. A crash can lose the last few INFO lines.
+  buffer:
+    class: synapse.logging.handlers.PeriodicallyFlushingMemoryHandler
+    target: file
+    capacity: 10
+    flushLevel: 30  # WARNING
+    period: 5
+
   console:
     class: logging.StreamHandler
     formatter: precise
@@ -242,7 +252,7 @@ loggers:
 
 root:
   level: INFO
-  handlers: [file]
+  handlers: [buffer]
 
 disable_existing_loggers: false
 `

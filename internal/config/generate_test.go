@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/axonhs/axon/internal/signingkey"
 )
@@ -75,7 +76,8 @@ func TestGenerate(t *testing.T) {
 
 	// The log config points at <datadir>/homeserver.log.
 	ls, err := LoadLogConfig(logPath)
-	if err != nil || ls.Level != slog.LevelInfo || ls.File != filepath.Join(confDir, "homeserver.log") {
+	if err != nil || ls.Level != slog.LevelInfo || ls.File != filepath.Join(confDir, "homeserver.log") ||
+		ls.Buffer == nil || *ls.Buffer != (LogBuffer{Capacity: 10, FlushLevel: slog.LevelWarn, Period: 5 * time.Second}) {
 		t.Errorf("log settings = %+v, %v", ls, err)
 	}
 	keys, err := signingkey.Read(keyPath)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -15,6 +16,18 @@ type LogSettings struct {
 	Level slog.Level
 	// File is where to write logs, or "" for standard error.
 	File string
+	// Buffer is set when the root logger writes through a memory handler.
+	Buffer *LogBuffer
+}
+
+// LogBuffer is a memory handler in front of the destination, as Synapse's
+// PeriodicallyFlushingMemoryHandler (or Python's MemoryHandler): records
+// wait in memory until Capacity of them have gathered, one at FlushLevel
+// or above comes, or Period has passed (never, when 0).
+type LogBuffer struct {
+	Capacity   int
+	FlushLevel slog.Level
+	Period     time.Duration
 }
 
 // LevelCritical is Python's CRITICAL, which slog has no name for.
@@ -23,16 +36,51 @@ const LevelCritical = slog.LevelError + 4
 // pythonLogConfig is the subset of logging.config.dictConfig that matters
 // for picking one level and one destination.
 type pythonLogConfig struct {
-	Handlers map[string]struct {
-		Class    string `yaml:"class"`
-		Filename string `yaml:"filename"`
-		Target   string `yaml:"target"` // memory handlers forward to another handler
-	} `yaml:"handlers"`
+	Handlers map[string]pythonHandler `yaml:"handlers"`
 	Root struct {
 		Level    any      `yaml:"level"`
 		Handlers []string `yaml:"handlers"`
 	} `yaml:"root"`
 }
+
+type pythonHandler struct {
+	Class    string `yaml:"class"`
+	Filename string `yaml:"filename"`
+	// Memory handlers forward to another handler.
+	Target     string   `yaml:"target"`
+	Capacity   *int     `yaml:"capacity"`
+	FlushLevel any      `yaml:"flushLevel"`
+	Period     *float64 `yaml:"period"`
+}
+
+// buffer reads a memory handler's settings with Python's and Synapse's
+// defaults: flushLevel ERROR, period 5 s for the periodic handler.
+func (h pythonHandler) buffer() (*LogBuffer, error) {
+	if h.Capacity == nil || *h.Capacity < 1 {
+		return nil, fmt.Errorf("memory handler %s needs a capacity of at least 1", h.Class)
+	}
+	b := &LogBuffer{Capacity: *h.Capacity, FlushLevel: slog.LevelError}
+	if h.FlushLevel != nil {
+		lvl, err := pythonLevel(h.FlushLevel)
+		if err != nil {
+			return nil, fmt.Errorf("flushLevel: %w", err)
+		}
+		b.FlushLevel = lvl
+	}
+	if strings.HasSuffix(h.Class, "PeriodicallyFlushingMemoryHandler") {
+		period := 5.0
+		if h.Period != nil {
+			period = *h.Period
+		}
+		if period <= 0 {
+			return nil, fmt.Errorf("period must be positive, not %v", period)
+		}
+		b.Period = time.Duration(period * float64(time.Second))
+	}
+	return b, nil
+}
+
+func (h pythonHandler) isMemory() bool { return strings.HasSuffix(h.Class, "MemoryHandler") }
 
 // LoadLogConfig reads a log config as Synapse generates it and returns the
 // root level and the log file of the first file handler the root logger
@@ -67,6 +115,13 @@ func LoadLogConfig(path string) (LogSettings, error) {
 			if h.Filename != "" && strings.Contains(h.Class, "FileHandler") {
 				ls.File = h.Filename
 				return ls, nil
+			}
+			if h.isMemory() && ls.Buffer == nil {
+				b, err := h.buffer()
+				if err != nil {
+					return LogSettings{}, fmt.Errorf("log config %s: handler %q: %w", path, name, err)
+				}
+				ls.Buffer = b
 			}
 			name = h.Target
 		}

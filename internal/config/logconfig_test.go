@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"reflect"
 	"testing"
+	"time"
 )
 
 func writeTemp(t *testing.T, name, content string) string {
@@ -41,10 +43,24 @@ handlers:
   buffer:
     class: synapse.logging.handlers.PeriodicallyFlushingMemoryHandler
     target: file
+    capacity: 10
+    flushLevel: 30
 root:
   level: WARNING
   handlers: [buffer]
-`, LogSettings{Level: slog.LevelWarn, File: "h.log"}},
+`, LogSettings{Level: slog.LevelWarn, File: "h.log", Buffer: &LogBuffer{Capacity: 10, FlushLevel: slog.LevelWarn, Period: 5 * time.Second}}},
+		{"python's memory handler", `
+handlers:
+  mem:
+    class: logging.handlers.MemoryHandler
+    capacity: 3
+    target: console
+  console:
+    class: logging.StreamHandler
+root:
+  level: INFO
+  handlers: [mem]
+`, LogSettings{Level: slog.LevelInfo, Buffer: &LogBuffer{Capacity: 3, FlushLevel: slog.LevelError}}},
 		{"console", `
 handlers:
   console:
@@ -58,12 +74,16 @@ root:
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := LoadLogConfig(writeTemp(t, "log.config", tc.yaml))
-			if err != nil || got != tc.want {
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
 	}
-	for _, bad := range []string{"root:\n  level: LOUD\n", "root:\n  handlers: [missing]\n", "root: [\n"} {
+	memory := func(extra string) string {
+		return "handlers:\n  b:\n    class: synapse.logging.handlers.PeriodicallyFlushingMemoryHandler\n" + extra + "root:\n  handlers: [b]\n"
+	}
+	for _, bad := range []string{"root:\n  level: LOUD\n", "root:\n  handlers: [missing]\n", "root: [\n",
+		memory(""), memory("    capacity: 0\n"), memory("    capacity: 5\n    period: 0\n"), memory("    capacity: 5\n    flushLevel: LOUD\n")} {
 		if _, err := LoadLogConfig(writeTemp(t, "log.config", bad)); err == nil {
 			t.Errorf("want an error for %q", bad)
 		}
@@ -80,7 +100,8 @@ func TestLoadSynapseSampleLogConfig(t *testing.T) {
 		t.Skip("reference material not available")
 	}
 	got, err := LoadLogConfig(sample)
-	if err != nil || got.Level != slog.LevelInfo || got.File != "/var/log/matrix-synapse/homeserver.log" {
+	buffer := LogBuffer{Capacity: 10, FlushLevel: slog.LevelWarn, Period: 5 * time.Second}
+	if err != nil || got.Level != slog.LevelInfo || got.File != "/var/log/matrix-synapse/homeserver.log" || got.Buffer == nil || *got.Buffer != buffer {
 		t.Errorf("got %+v, %v", got, err)
 	}
 }

@@ -128,17 +128,21 @@ func accessLog(log *slog.Logger, listener string, metrics RequestObserver, next 
 				// The router's ServeMux set r.Pattern on this very request.
 				metrics.ObserveRequest(listener, r.Method, r.Pattern, rec.status, took)
 			}
+			if !log.Enabled(r.Context(), slog.LevelInfo) {
+				return
+			}
 			ri := Info(r.Context())
-			log.Info("request",
-				"listener", listener,
-				"client", ri.ClientIP,
-				"method", r.Method,
-				"path", RedactPath(r.URL),
-				"status", rec.status,
-				"bytes", rec.bytes,
-				"duration_ms", float64(took.Microseconds())/1000,
-				"user", ri.User,
-				"user_agent", r.UserAgent(),
+			// Typed attributes: a line per request is on every hot path.
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("listener", listener),
+				slog.String("client", ri.ClientIP),
+				slog.String("method", r.Method),
+				slog.String("path", RedactPath(r.URL)),
+				slog.Int("status", rec.status),
+				slog.Int64("bytes", rec.bytes),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+				slog.String("user", ri.User),
+				slog.String("user_agent", r.UserAgent()),
 			)
 		}()
 		next.ServeHTTP(rec, r)
