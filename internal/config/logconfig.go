@@ -37,7 +37,7 @@ const LevelCritical = slog.LevelError + 4
 // for picking one level and one destination.
 type pythonLogConfig struct {
 	Handlers map[string]pythonHandler `yaml:"handlers"`
-	Root struct {
+	Root     struct {
 		Level    any      `yaml:"level"`
 		Handlers []string `yaml:"handlers"`
 	} `yaml:"root"`

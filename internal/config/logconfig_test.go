@@ -4,8 +4,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/axonhs/axon/internal/storage"
 )
@@ -76,26 +77,74 @@ func (c *committer) enqueue(w *write) {
 	c.queue <- w
 }
 
+// maxLinger bounds how long the committer waits, after a commit, for the
+// senders it has just answered to send again, so that their writes share
+// the next commit instead of each waiting for one of their own.
+const maxLinger = 400 * time.Microsecond
+
 // run commits batches until the queue is closed.
+//
+// Under load, a commit answers the senders of its batch while the writes
+// that came meanwhile wait in the queue; the answered senders come back
+// a moment later. Committing at once would split them into small
+// batches, each paying the database's whole commit latency, so for a
+// short while after a commit the next batch waits until it is as large as
+// the queue plus the batch just answered. Without load nothing waits: the
+// first write after the linger finds an idle committer.
 func (c *committer) run() {
 	defer close(c.stopped)
 	batch := make([]*write, 0, maxBatch)
+	linger := time.NewTimer(maxLinger)
+	linger.Stop()
+	want, until := 0, time.Time{}
 	for w := range c.queue {
 		batch = append(batch[:0], w)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case w, ok := <-c.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, w)
-			default:
-				break drain
+		batch = c.drain(batch)
+		if len(batch) < want {
+			if wait := time.Until(until); wait > 0 {
+				linger.Reset(wait)
+				batch = c.gather(batch, want, linger)
 			}
 		}
 		c.commit(batch)
+		want = min(len(batch)+len(c.queue), maxBatch)
+		until = time.Now().Add(maxLinger)
 	}
+}
+
+// drain adds to batch what is queued, without waiting.
+func (c *committer) drain(batch []*write) []*write {
+	for len(batch) < maxBatch {
+		select {
+		case w, ok := <-c.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, w)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// gather adds writes to batch until it holds want of them or the linger
+// timer fires; the timer is stopped when gather returns (since Go 1.23 a
+// stopped timer delivers nothing stale).
+func (c *committer) gather(batch []*write, want int, linger *time.Timer) []*write {
+	defer linger.Stop()
+	for len(batch) < want {
+		select {
+		case w, ok := <-c.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, w)
+		case <-linger.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // stop commits what is queued and returns when the committer has exited.
