@@ -31,6 +31,7 @@ type Event struct {
 
 	senderLevel     int64
 	haveSenderLevel bool
+	permitted       map[string]bool // sender_notification_permission by key
 
 	fields map[string]*field // by dotted path
 }
@@ -115,9 +116,23 @@ func (c *condition) matches(ev *Event, displayName string) bool {
 	case condMemberCount:
 		return compareCount(int64(ev.room.MemberCount()), c.cmp, c.count)
 	case condSenderPermission:
-		return ev.level() >= ev.room.NotificationLevel(c.perm)
+		return ev.permits(c.perm)
 	}
 	return false
+}
+
+// permits reports whether the sender may notify with key: the same for
+// every recipient, so it is worked out once per event.
+func (ev *Event) permits(key string) bool {
+	if ok, seen := ev.permitted[key]; seen {
+		return ok
+	}
+	ok := ev.level() >= ev.room.NotificationLevel(key)
+	if ev.permitted == nil {
+		ev.permitted = map[string]bool{}
+	}
+	ev.permitted[key] = ok
+	return ok
 }
 
 func (ev *Event) level() int64 {

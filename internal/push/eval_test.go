@@ -337,3 +337,28 @@ func TestDefaultRulesetShape(t *testing.T) {
 		t.Error("the master rule is enabled by default")
 	}
 }
+
+// countingRoom counts the power level lookups evaluation makes.
+type countingRoom struct {
+	fakeRoom
+	notifLookups *int
+}
+
+func (r countingRoom) NotificationLevel(k string) int64 {
+	*r.notifLookups++
+	return r.fakeRoom.NotificationLevel(k)
+}
+
+func TestSenderPermissionIsWorkedOutOncePerEvent(t *testing.T) {
+	lookups := 0
+	room := countingRoom{fakeRoom{members: 5, levels: map[string]int64{"@alice:example.org": 100}}, &lookups}
+	ev := NewEvent(pdu("m.room.message", `{"body":"@room lunch!"}`), room)
+	for _, user := range []string{bob, "@carol:example.org", "@dave:example.org"} {
+		if out := Compile(buildRuleset(user, nil)).Evaluate(ev, ""); out.RuleID != ".m.rule.roomnotif" || !out.Highlight {
+			t.Fatalf("%s: %+v", user, out)
+		}
+	}
+	if lookups != 1 {
+		t.Errorf("the notification level was looked up %d times for three recipients", lookups)
+	}
+}

@@ -164,8 +164,8 @@ var defaultRules = []defaultRule{
 			`{"kind":"sender_notification_permission","key":"room"}]`,
 		actions: actNotifyHighlight},
 	{kind: KindOverride, id: ".m.rule.roomnotif", enabled: true, legacyMention: true,
-		conditions: `[{"kind":"sender_notification_permission","key":"room"},` +
-			`{"kind":"event_match","key":"content.body","pattern":"@room"}]`,
+		conditions: `[{"kind":"event_match","key":"content.body","pattern":"@room"},` +
+			`{"kind":"sender_notification_permission","key":"room"}]`,
 		actions: actNotifyHighlight},
 	{kind: KindOverride, id: ".m.rule.tombstone", enabled: true,
 		conditions: `[{"kind":"event_match","key":"type","pattern":"m.room.tombstone"},` +
