@@ -179,3 +179,72 @@ func TestUnreadCountsSurviveACrash(t *testing.T) {
 		check(db, 1, 0)
 	})
 }
+
+// A batch committing while an earlier one is unsettled settles after it,
+// in position order, and does not write the totals out meanwhile: the
+// position it would record would claim the earlier batch's notifications.
+func TestOverlappingBatchesSettleInOrder(t *testing.T) {
+	storagetest.ForEachEngine(t, func(t *testing.T, opts storage.Options) {
+		ctx := context.Background()
+		db := storagetest.Open(t, opts)
+		db.SetPushFlushEvery(0) // every batch that may, writes the totals out
+		seedRooms(t, db, map[string]map[string]string{
+			"!a:x": {"@u:x": "join", "@w:x": "join"},
+			"!b:x": {"@u:x": "join", "@w:x": "join"},
+		})
+		notify := func(pos int64, room string) storage.PersistEvent {
+			return message(pos, room, "@w:x", &storage.EventPush{ThreadID: "main", Notified: []storage.Notified{{UserID: "@u:x"}}})
+		}
+		count := func(room string) int64 {
+			t.Helper()
+			list, err := db.PushCounts(ctx, "@u:x", []string{room})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) == 0 {
+				return 0
+			}
+			return list[0].Notifications
+		}
+
+		earlier := make(chan struct{}) // the earlier batch (positions 101, 102), still committing
+		settled := make(chan struct{})
+		result := make(chan error, 1)
+		go func() {
+			result <- db.PersistEventsAfter(ctx, []storage.PersistEvent{notify(103, "!b:x")}, earlier, settled)
+		}()
+		// The later batch's event becomes durable, but its notification
+		// waits for the earlier batch.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			rows, err := db.EventsByID(ctx, []string{"$103"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the later batch never committed")
+			}
+		}
+		if n := count("!b:x"); n != 0 {
+			t.Errorf("the later batch's notification counts (%d) before the earlier batch settled", n)
+		}
+		select {
+		case <-settled:
+			t.Fatal("the later batch settled before the earlier one")
+		default:
+		}
+		if err := db.PersistEvents(ctx, []storage.PersistEvent{notify(101, "!a:x"), notify(102, "!a:x")}); err != nil {
+			t.Fatal(err)
+		}
+		close(earlier)
+		if err := <-result; err != nil {
+			t.Fatal(err)
+		}
+		<-settled
+		if a, b := count("!a:x"), count("!b:x"); a != 2 || b != 1 {
+			t.Errorf("counts !a %d, !b %d; want 2 and 1", a, b)
+		}
+	})
+}
