@@ -58,14 +58,12 @@ type committer struct {
 	durable func([]*write)
 	// onCommit is called, in stream order, after each durable batch.
 	onCommit func([]Committed)
-	// maxInFlight is how many batches may commit at once.
-	maxInFlight int
-	stopOnce    sync.Once
-	stopped     chan struct{}
+	stopOnce sync.Once
+	stopped  chan struct{}
 }
 
 func newCommitter(db *storage.DB, log *slog.Logger, lastPos int64, onCommit func([]Committed)) *committer {
-	c := &committer{db: db, log: log, queue: make(chan *write, 4*maxBatch), lastPos: lastPos, onCommit: onCommit, maxInFlight: 1, stopped: make(chan struct{})}
+	c := &committer{db: db, log: log, queue: make(chan *write, 4*maxBatch), lastPos: lastPos, onCommit: onCommit, stopped: make(chan struct{})}
 	c.pos.Store(lastPos)
 	return c
 }
@@ -84,124 +82,39 @@ func (c *committer) enqueue(w *write) {
 // the next commit instead of each waiting for one of their own.
 const maxLinger = 400 * time.Microsecond
 
-// flight is a batch being committed.
-type flight struct {
-	live  []*write
-	first int64 // its positions are first..last
-	last  int64
-	err   error
-	done  chan struct{} // closed when its transaction has ended
-	// settled is closed by storage once the batch's part in the unread
-	// totals is settled; the next batch settles after it.
-	settled chan struct{}
-}
-
-// run commits batches until the queue is closed and everything queued is
-// committed.
-//
-// Up to maxInFlight batches commit at once (PostgreSQL: the next batch's
-// statements run while the previous one waits for its commit), as long as
-// no room is in two of them: a room's events depend on each other (prev
-// events, extremities, state groups), events of different rooms do not.
-// Batches still finish in the order they were started, so positions are
-// published in order.
+// run commits batches until the queue is closed.
 //
 // Under load, a commit answers the senders of its batch while the writes
-// that came meanwhile wait; the answered senders come back a moment later.
-// Committing at once would split them into small batches, each paying the
-// database's whole commit latency, so for a short while after a commit,
-// when nothing else is committing, the next batch waits until it is as
-// large as what waits plus the batch just answered. Without load nothing
-// waits: the first write after the linger finds an idle committer.
+// that came meanwhile wait in the queue; the answered senders come back
+// a moment later. Committing at once would split them into small
+// batches, each paying the database's whole commit latency, so for a
+// short while after a commit the next batch waits until it is as large as
+// the queue plus the batch just answered. Without load nothing waits: the
+// first write after the linger finds an idle committer.
 func (c *committer) run() {
 	defer close(c.stopped)
-	var (
-		waiting []*write  // queued, not yet in a batch, in queue order
-		flights []*flight // in start order
-		busy    = map[*room]bool{}
-		queue   = c.queue // nil once closed
-		want    int
-		until   time.Time
-	)
+	batch := make([]*write, 0, maxBatch)
 	linger := time.NewTimer(maxLinger)
 	linger.Stop()
-	lingering := false
-	for queue != nil || len(waiting) > 0 || len(flights) > 0 {
-		if !lingering {
-			for len(flights) < c.maxInFlight {
-				if len(flights) == 0 && len(waiting) < want && queue != nil {
-					if wait := time.Until(until); wait > 0 {
-						linger.Reset(wait)
-						lingering = true
-						break
-					}
-				}
-				batch := takeBatch(&waiting, busy)
-				if len(batch) == 0 {
-					break
-				}
-				var after chan struct{}
-				if len(flights) > 0 {
-					after = flights[len(flights)-1].settled
-				}
-				flights = append(flights, c.start(batch, after, busy))
+	want, until := 0, time.Time{}
+	for w := range c.queue {
+		batch = append(batch[:0], w)
+		batch = c.drain(batch)
+		if len(batch) < want {
+			if wait := time.Until(until); wait > 0 {
+				linger.Reset(wait)
+				batch = c.gather(batch, want, linger)
 			}
 		}
-		var finished <-chan struct{}
-		if len(flights) > 0 {
-			finished = flights[0].done
-		}
-		var lingered <-chan time.Time
-		if lingering {
-			lingered = linger.C
-		}
-		select {
-		case w, ok := <-queue:
-			if !ok {
-				queue = nil
-				if lingering {
-					linger.Stop()
-					lingering = false
-				}
-				continue
-			}
-			waiting = c.drain(append(waiting, w))
-			if lingering && len(waiting) >= want {
-				linger.Stop()
-				lingering = false
-			}
-		case <-finished:
-			f := flights[0]
-			flights = flights[1:]
-			c.finish(f, busy, len(flights) == 0)
-			want = min(len(f.live)+len(waiting)+len(c.queue), maxBatch)
-			until = time.Now().Add(maxLinger)
-		case <-lingered:
-			lingering = false
-		}
+		c.commit(batch)
+		want = min(len(batch)+len(c.queue), maxBatch)
+		until = time.Now().Add(maxLinger)
 	}
-}
-
-// takeBatch takes from waiting, in order, up to maxBatch writes of rooms
-// no batch in flight holds.
-func takeBatch(waiting *[]*write, busy map[*room]bool) []*write {
-	var batch []*write
-	rest := (*waiting)[:0]
-	for _, w := range *waiting {
-		if len(batch) < maxBatch && !busy[w.room] {
-			batch = append(batch, w)
-		} else {
-			rest = append(rest, w)
-		}
-	}
-	clear((*waiting)[len(rest):])
-	*waiting = rest
-	return batch
 }
 
 // drain adds to batch what is queued, without waiting.
 func (c *committer) drain(batch []*write) []*write {
-	for len(batch) < 4*maxBatch {
+	for len(batch) < maxBatch {
 		select {
 		case w, ok := <-c.queue:
 			if !ok {
@@ -215,6 +128,25 @@ func (c *committer) drain(batch []*write) []*write {
 	return batch
 }
 
+// gather adds writes to batch until it holds want of them or the linger
+// timer fires; the timer is stopped when gather returns (since Go 1.23 a
+// stopped timer delivers nothing stale).
+func (c *committer) gather(batch []*write, want int, linger *time.Timer) []*write {
+	defer linger.Stop()
+	for len(batch) < want {
+		select {
+		case w, ok := <-c.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, w)
+		case <-linger.C:
+			return batch
+		}
+	}
+	return batch
+}
+
 // stop commits what is queued and returns when the committer has exited.
 // No enqueue may follow; stopping again does nothing.
 func (c *committer) stop() {
@@ -222,11 +154,8 @@ func (c *committer) stop() {
 	<-c.stopped
 }
 
-// start gives batch its positions and commits it in the background; after
-// is the settled channel of the batch before it still in flight, if any.
-// A write built on a head that has since been reloaded fails at once.
-func (c *committer) start(batch []*write, after chan struct{}, busy map[*room]bool) *flight {
-	f := &flight{first: c.lastPos + 1, done: make(chan struct{}), settled: make(chan struct{})}
+func (c *committer) commit(batch []*write) {
+	live := batch[:0:0]
 	rows := make([]storage.PersistEvent, 0, len(batch))
 	pos := c.lastPos
 	for _, w := range batch {
@@ -236,58 +165,40 @@ func (c *committer) start(batch []*write, after chan struct{}, busy map[*room]bo
 		}
 		pos++
 		w.row.Event.Pos = pos
-		f.live = append(f.live, w)
+		live = append(live, w)
 		rows = append(rows, w.row)
-		busy[w.room] = true
 	}
-	c.lastPos, f.last = pos, pos
-	// A commit must not be abandoned half-way because one sender's request
-	// was cancelled: the batch belongs to everyone in it.
-	go func() {
-		f.err = c.db.PersistEventsAfter(context.Background(), rows, after, f.settled)
-		close(f.done)
-	}()
-	return f
-}
-
-// finish settles a flight whose transaction has ended, in start order:
-// its rooms are free again, and its senders hear the outcome once the
-// events are durable and their position is published. last says no later
-// batch has started.
-func (c *committer) finish(f *flight, busy map[*room]bool, last bool) {
-	for _, w := range f.live {
-		delete(busy, w.room)
-	}
-	if len(f.live) == 0 {
+	if len(live) == 0 {
 		return
 	}
-	if f.err != nil {
-		c.log.Error("commit events", "events", len(f.live), "err", f.err)
-		if last {
-			c.lastPos = f.first - 1 // nothing later took a position: reuse them
-		}
-		for _, w := range f.live {
+	// A commit must not be abandoned half-way because one sender's request
+	// was cancelled: the batch belongs to everyone in it.
+	err := c.db.PersistEvents(context.Background(), rows)
+	if err != nil {
+		c.log.Error("commit events", "events", len(rows), "err", err)
+		for _, w := range live {
 			// The room's head includes this event: make its next writer
 			// reload the head from the database. Taking the room's lock here
 			// could deadlock with a writer blocked on a full queue.
 			w.room.gen.CompareAndSwap(w.gen, w.gen+1)
-			w.done <- f.err
+			w.done <- err
 		}
 		return
 	}
+	c.lastPos = pos
 	if c.durable != nil {
-		c.durable(f.live)
+		c.durable(live)
 	}
-	c.pos.Store(f.last)
-	committed := make([]Committed, len(f.live))
-	for i, w := range f.live {
+	c.pos.Store(pos)
+	committed := make([]Committed, len(live))
+	for i, w := range live {
 		ev := &w.row.Event
 		committed[i] = Committed{Pos: ev.Pos, RoomID: ev.RoomID, EventID: ev.EventID, Type: ev.Type, StateKey: ev.StateKey, Membership: w.row.Membership}
 	}
 	if c.onCommit != nil {
 		c.onCommit(committed)
 	}
-	for _, w := range f.live {
+	for _, w := range live {
 		w.done <- nil
 	}
 }

@@ -14,9 +14,8 @@ import (
 // TestStreamOrderFollowsTheRoomDAG sends from many goroutines into a few
 // rooms and checks, in the database, that each room's events in stream
 // order form one chain: every event's only prev_event is the one before
-// it, and depth grows by one. Stream positions are unique and dense. With
-// a sender per room, batches of different rooms commit at once on
-// PostgreSQL.
+// it, and depth grows by one. Stream positions are unique and dense, and
+// each room ends with its last event as its only forward extremity.
 func TestStreamOrderFollowsTheRoomDAG(t *testing.T) {
 	for _, engine := range storagetest.Engines() {
 		for _, shape := range []struct{ rooms, senders int }{{3, 12}, {8, 8}} {

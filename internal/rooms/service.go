@@ -121,10 +121,6 @@ func (s *Service) Start(ctx context.Context) error {
 	s.recent = newRecentEvents(maxPos)
 	s.committer = newCommitter(s.db, s.log, maxPos, s.broadcast)
 	s.committer.durable = s.noteDurable
-	if s.db.Engine() == storage.EnginePostgres {
-		// SQLite has one writer: a second batch would only queue for it.
-		s.committer.maxInFlight = 2
-	}
 	go s.committer.run()
 	return nil
 }

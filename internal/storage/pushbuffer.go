@@ -172,14 +172,13 @@ type pushCommit struct {
 }
 
 // commit prepares a batch's changes. When it is time to write the totals
-// out, and the batch may (no earlier batch is still unsettled), readers
-// are held off until done.
-func (b *pushBuffer) commit(notes []pushEvent, last int64, mayWrite bool) *pushCommit {
+// out, readers are held off until done.
+func (b *pushBuffer) commit(notes []pushEvent, last int64) *pushCommit {
 	c := &pushCommit{b: b, changes: newPushTotals(), last: last}
 	for i := range notes {
 		notes[i].addTo(c.changes)
 	}
-	if mayWrite && b.due(time.Now(), len(c.changes.order) > 0) {
+	if b.due(time.Now(), len(c.changes.order) > 0) {
 		b.rw.Lock()
 		c.prev, _ = b.take()
 		c.combined = newPushTotals()

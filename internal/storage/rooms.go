@@ -91,29 +91,11 @@ type PersistEvent struct {
 // on SQLite parsing statements was a fifth of the CPU. What is left in the
 // tables is what storing the events one after another would leave.
 func (db *DB) PersistEvents(ctx context.Context, batch []PersistEvent) error {
-	return db.PersistEventsAfter(ctx, batch, nil, nil)
-}
-
-// PersistEventsAfter is PersistEvents for a batch that may commit while
-// an earlier batch is still committing; the two must hold events of
-// different rooms, and this one's positions must follow the earlier one's.
-// after is closed once the earlier batch's part in the unread totals is
-// settled (nil: there is none); this batch settles its own after that, in
-// position order, and then closes settled (if not nil). It writes the
-// buffered totals out only when no earlier batch is unsettled, so the
-// position it records covers everything before it.
-func (db *DB) PersistEventsAfter(ctx context.Context, batch []PersistEvent, after <-chan struct{}, settled chan<- struct{}) error {
-	if settled != nil {
-		defer close(settled)
-	}
 	if len(batch) == 0 {
-		if after != nil {
-			<-after
-		}
 		return nil
 	}
 	notes := pushEventsOf(batch)
-	pc := db.counts.commit(notes, batch[len(batch)-1].Event.Pos, isClosed(after))
+	pc := db.counts.commit(notes, batch[len(batch)-1].Event.Pos)
 	err := db.writeOnly(ctx, func(w execer) error {
 		if err := persistBatch(ctx, w, batch); err != nil {
 			return err
@@ -123,27 +105,11 @@ func (db *DB) PersistEventsAfter(ctx context.Context, batch []PersistEvent, afte
 		}
 		return pc.write(ctx, w)
 	})
-	if after != nil {
-		<-after
-	}
 	pc.done(err)
 	if err != nil {
 		return fmt.Errorf("persist %d events (first %s): %w", len(batch), batch[0].Event.EventID, err)
 	}
 	return nil
-}
-
-// isClosed reports whether ch is nil or closed.
-func isClosed(ch <-chan struct{}) bool {
-	if ch == nil {
-		return true
-	}
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 // persistSteps write a batch in this order because rows refer to one
