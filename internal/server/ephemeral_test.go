@@ -13,8 +13,10 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/axonhs/axon/internal/config"
+	"github.com/axonhs/axon/internal/presence"
 	"github.com/axonhs/axon/internal/server/servertest"
 	"github.com/axonhs/axon/internal/storage/storagetest"
+	"github.com/axonhs/axon/internal/streams"
 )
 
 // ephemeralConfig has open registration and a sync-online timeout no
@@ -441,14 +443,29 @@ func TestPresenceWithAMatrixClient(t *testing.T) {
 			}
 
 			// Presence outlives a restart.
+			before := initialSync(t, bob).NextBatch
 			if err := srv.Stop(); err != nil {
 				t.Fatal(err)
 			}
 			srv = servertest.Start(t, cfg)
 			bob.HomeserverURL, _ = url.Parse(srv.URL)
+			alice.HomeserverURL, _ = url.Parse(srv.URL)
 			if p, err := bob.GetPresence(ctx, alice.UserID); err != nil || p.Presence != event.PresenceUnavailable || p.StatusMsg != "brewing" {
 				t.Errorf("after a restart: %+v, %v", p, err)
 			}
+			// The stream restarts past every position the last run could
+			// have handed out without storing it (a crash loses those), so
+			// a token from before the restart still hears of later changes.
+			if b, a := parseToken(t, before), parseToken(t, initialSync(t, bob).NextBatch); a.Presence < b.Presence+presence.MaxUnwritten {
+				t.Errorf("presence position %d after a restart, want at least %d", a.Presence, b.Presence+presence.MaxUnwritten)
+			}
+			if err := alice.SetPresence(ctx, mautrix.ReqPresence{Presence: event.PresenceOnline, StatusMsg: "back"}); err != nil {
+				t.Fatal(err)
+			}
+			syncUntil(t, bob, before, func(r *mautrix.RespSync) bool {
+				p, ok := presenceOf(r, alice.UserID)
+				return ok && p.Presence == event.PresenceOnline && p.StatusMessage == "back"
+			})
 		})
 	}
 }
@@ -476,4 +493,13 @@ func TestPresenceDisabled(t *testing.T) {
 			}
 		})
 	}
+}
+
+func parseToken(t *testing.T, token string) streams.Token {
+	t.Helper()
+	tok, err := streams.ParseToken(token)
+	if err != nil {
+		t.Fatalf("sync token %q: %v", token, err)
+	}
+	return tok
 }
