@@ -131,19 +131,8 @@ func (n *Notifier) Sharers(user string, fn func(other string)) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	fn(user)
-	rooms := n.userRooms[user]
-	if len(rooms) == 1 {
-		for room := range rooms {
-			for u := range n.roomUsers[room] {
-				if u != user {
-					fn(u)
-				}
-			}
-		}
-		return
-	}
 	seen := map[string]struct{}{user: {}}
-	for room := range rooms {
+	for room := range n.userRooms[user] {
 		for u := range n.roomUsers[room] {
 			if _, ok := seen[u]; !ok {
 				seen[u] = struct{}{}
