@@ -185,6 +185,9 @@ func (s *Service) Register(ctx context.Context, acct NewAccount) (Session, error
 		return Session{}, fmt.Errorf("create user %s: %w", userID, err)
 	}
 	session.UserID = userID
+	if device != nil {
+		s.devicesChanged(ctx, userID, []string{device.DeviceID})
+	}
 	s.runRegistrationHooks(ctx, userID, false)
 	return session, nil
 }

@@ -33,12 +33,14 @@ func (s *Service) OnDeactivate(h DeactivationHook) {
 // transaction; the hooks run afterwards, all of them even if one fails,
 // and their errors are returned joined, wrapped in ErrAfterDeactivation.
 func (s *Service) Deactivate(ctx context.Context, userID string, erase bool) error {
+	gone := s.deviceIDsExcept(ctx, userID, "")
 	hashes, err := s.store.DeactivateUser(ctx, userID, erase)
 	if err != nil {
 		return err
 	}
 	s.tokens.forget(hashes)
 	s.forgetSeen(userID, nil, "")
+	s.devicesChanged(ctx, userID, gone)
 
 	s.devices.hooksMu.RLock()
 	hooks := s.devices.hooks

@@ -50,8 +50,10 @@ type deviceState struct {
 	stop    chan struct{}
 	done    chan struct{}
 
-	hooksMu sync.RWMutex
-	hooks   []DeactivationHook
+	hooksMu     sync.RWMutex
+	hooks       []DeactivationHook
+	changeHooks []DevicesChangedHook
+	reserved    func(ctx context.Context, userID, deviceID string) (bool, error)
 }
 
 type deviceKey struct{ userID, deviceID string }
@@ -234,7 +236,11 @@ func (s *Service) RenameDevice(ctx context.Context, userID, deviceID, name strin
 	if errors.Is(err, storage.ErrNotFound) {
 		return ErrUnknownDevice
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	s.devicesChanged(ctx, userID, []string{deviceID})
+	return nil
 }
 
 // DeleteDevices deletes devices of a user with their access tokens, which
@@ -249,6 +255,7 @@ func (s *Service) DeleteDevices(ctx context.Context, userID string, deviceIDs []
 	}
 	s.tokens.forget(hashes)
 	s.forgetSeen(userID, deviceIDs, "")
+	s.devicesChanged(ctx, userID, deviceIDs)
 	return nil
 }
 

@@ -88,6 +88,7 @@ func (s *Service) RegisterGuest(ctx context.Context, deviceDisplayName string) (
 		if err != nil {
 			return Session{}, fmt.Errorf("create guest %s: %w", userID, err)
 		}
+		s.devicesChanged(ctx, userID, []string{GuestDeviceID})
 		s.runRegistrationHooks(ctx, userID, true)
 		return session, nil
 	}
@@ -154,5 +155,8 @@ func (s *Service) UpgradeGuest(ctx context.Context, up GuestUpgrade) (Session, e
 		return Session{}, err
 	}
 	s.tokens.forget(revoked)
+	if device != nil {
+		s.devicesChanged(ctx, up.UserID, []string{device.DeviceID})
+	}
 	return session, nil
 }

@@ -13,6 +13,9 @@ import (
 var (
 	ErrInvalidCredentials = errors.New("invalid username or password")
 	ErrUserDeactivated    = errors.New("user account has been deactivated")
+	// ErrDeviceIDInUse: the device ID asked for is the name of one of the
+	// user's cross-signing keys, which share the namespace of devices.
+	ErrDeviceIDInUse = errors.New("the device ID is in use")
 )
 
 // LoginRequest is a password login.
@@ -84,6 +87,15 @@ func (s *Service) resolveLoginUser(ctx context.Context, typed string) (string, e
 // spec has the server invalidate the access and refresh tokens previously
 // assigned to it (Synapse keeps them), and they stop working at once.
 func (s *Service) startSession(ctx context.Context, userID, deviceID, displayName string, wantRefresh bool) (Session, error) {
+	if deviceID != "" && s.devices.reserved != nil {
+		taken, err := s.devices.reserved(ctx, userID, deviceID)
+		if err != nil {
+			return Session{}, err
+		}
+		if taken {
+			return Session{}, ErrDeviceIDInUse
+		}
+	}
 	if deviceID == "" {
 		var err error
 		if deviceID, err = newDeviceID(); err != nil {
@@ -103,6 +115,7 @@ func (s *Service) startSession(ctx context.Context, userID, deviceID, displayNam
 	if len(revoked) > 0 {
 		s.tokens.forget(revoked)
 	}
+	s.devicesChanged(ctx, userID, []string{deviceID})
 	return session, nil
 }
 
@@ -114,15 +127,20 @@ func (s *Service) Logout(ctx context.Context, userID, deviceID string) error {
 		return fmt.Errorf("log out %s/%s: %w", userID, deviceID, err)
 	}
 	s.tokens.forget(hashes)
+	if deviceID != "" {
+		s.devicesChanged(ctx, userID, []string{deviceID})
+	}
 	return nil
 }
 
 // LogoutAll ends every session of a user.
 func (s *Service) LogoutAll(ctx context.Context, userID string) error {
+	gone := s.deviceIDsExcept(ctx, userID, "")
 	hashes, err := s.store.DeleteAllDevices(ctx, userID)
 	if err != nil {
 		return fmt.Errorf("log out all devices of %s: %w", userID, err)
 	}
 	s.tokens.forget(hashes)
+	s.devicesChanged(ctx, userID, gone)
 	return nil
 }

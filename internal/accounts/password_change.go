@@ -76,6 +76,10 @@ func (s *Service) ChangePassword(ctx context.Context, c PasswordChange) error {
 			keep.TokenHash = HashToken(c.AccessToken)
 		}
 	}
+	var gone []string
+	if c.LogoutDevices {
+		gone = s.deviceIDsExcept(ctx, c.UserID, c.DeviceID)
+	}
 	hashes, err := s.store.SetPassword(ctx, c.UserID, hash, keep)
 	if err != nil {
 		return err
@@ -83,6 +87,7 @@ func (s *Service) ChangePassword(ctx context.Context, c PasswordChange) error {
 	if c.LogoutDevices {
 		s.tokens.forget(hashes)
 		s.forgetSeen(c.UserID, nil, c.DeviceID)
+		s.devicesChanged(ctx, c.UserID, gone)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/axonhs/axon/internal/clock"
 	"github.com/axonhs/axon/internal/config"
 	"github.com/axonhs/axon/internal/httpapi/clientapi"
+	"github.com/axonhs/axon/internal/keys"
 	"github.com/axonhs/axon/internal/presence"
 	"github.com/axonhs/axon/internal/profile"
 	"github.com/axonhs/axon/internal/push"
@@ -30,6 +31,8 @@ type roomServices struct {
 	accountData *accountdata.Service
 	ephemeral   clientapi.Ephemeral // typing, receipts, presence
 	push        *push.Service       // push rules and unread counts
+	keys        *keys.Service       // end-to-end encryption keys, device lists
+	e2ee        clientapi.E2EE      // keys and to-device messages
 }
 
 // startRooms loads the signing key and starts the rooms service (its
@@ -59,6 +62,9 @@ func (s *Server) startRooms(ctx context.Context, profiles *profile.Service) (roo
 	s.rooms = rs.rooms
 	s.push = rs.push
 	if err := s.startEphemeral(ctx, &rs, notifier); err != nil {
+		return roomServices{}, err
+	}
+	if err := s.startE2EE(ctx, &rs, notifier); err != nil {
 		return roomServices{}, err
 	}
 	profiles.OnChange(func(ctx context.Context, userID string) {

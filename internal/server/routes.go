@@ -14,6 +14,7 @@ import (
 	"github.com/axonhs/axon/internal/httpapi/clientapi"
 	"github.com/axonhs/axon/internal/httpapi/consentapi"
 	"github.com/axonhs/axon/internal/httpapi/static"
+	"github.com/axonhs/axon/internal/keybackup"
 	"github.com/axonhs/axon/internal/metrics"
 	"github.com/axonhs/axon/internal/push"
 	"github.com/axonhs/axon/internal/rooms"
@@ -37,6 +38,9 @@ type services struct {
 	push    *push.Service // push rules (/pushrules)
 	// ephemeral: typing, receipts, presence (rooms.go).
 	ephemeral clientapi.Ephemeral
+	e2ee      clientapi.E2EE // keys and to-device messages (e2ee.go)
+	// keyBackup: server-side key backups (/room_keys).
+	keyBackup *keybackup.Service
 }
 
 // buildListener mounts the resources a listener names. Resources that Axon
@@ -75,7 +79,7 @@ func buildListener(cfg *config.Config, lc config.Listener, svc services, log *sl
 			mounted[name] = true
 			switch name {
 			case "client":
-				clientapi.New(svc.accounts, svc.userData, clientSettings(cfg)).WithRegistrationTokens(svc.regTokens).WithLimiters(svc.limiters).WithRooms(svc.rooms, svc.syncer).WithPushRules(svc.push).WithEphemeral(svc.ephemeral).Register(rt)
+				clientapi.New(svc.accounts, svc.userData, clientSettings(cfg)).WithRegistrationTokens(svc.regTokens).WithLimiters(svc.limiters).WithRooms(svc.rooms, svc.syncer).WithPushRules(svc.push).WithEphemeral(svc.ephemeral).WithE2EE(svc.e2ee).WithKeyBackup(svc.keyBackup).Register(rt)
 				adminapi.NewRegistrationTokens(svc.accounts, svc.regTokens).Register(rt)
 				adminapi.NewSharedSecretRegistration(cfg.RegistrationSharedSecret, svc.accounts).Register(rt)
 				adminapi.RegisterServerVersion(rt)

@@ -19,6 +19,7 @@ import (
 	"github.com/axonhs/axon/internal/filter"
 	"github.com/axonhs/axon/internal/httpapi"
 	"github.com/axonhs/axon/internal/httpapi/clientapi"
+	"github.com/axonhs/axon/internal/keybackup"
 	"github.com/axonhs/axon/internal/metrics"
 	"github.com/axonhs/axon/internal/password"
 	"github.com/axonhs/axon/internal/profile"
@@ -81,6 +82,8 @@ func (s *Server) start(ctx context.Context) error {
 		},
 		metrics:   metrics.New(),
 		ephemeral: rs.ephemeral,
+		e2ee:      rs.e2ee,
+		keyBackup: keybackup.New(s.db),
 	}
 	svc.accounts.SetLifetimes(accounts.Lifetimes{
 		RefreshableAccessToken:    cfg.TokenLifetimes.RefreshableAccessTokenLifetime,
@@ -106,6 +109,11 @@ func (s *Server) start(ctx context.Context) error {
 		}
 		return profiles.Erase(ctx, userID)
 	})
+	// Synapse deletes a deactivated user's key backups (not their
+	// cross-signing keys).
+	svc.accounts.OnDeactivate(func(ctx context.Context, userID string, _ bool) error {
+		return svc.keyBackup.DeleteUser(ctx, userID)
+	})
 	if aj := autoJoin(cfg); len(aj.Rooms) > 0 {
 		svc.accounts.OnRegister(func(ctx context.Context, userID string, guest bool) {
 			// As in Synapse, a room that cannot be joined does not fail
@@ -115,6 +123,7 @@ func (s *Server) start(ctx context.Context) error {
 			}
 		})
 	}
+	s.announceDeviceChanges(svc.accounts, rs.keys)
 	s.accounts = svc.accounts
 	s.stopCleanup = svc.accounts.StartCleanup(accounts.CleanupInterval)
 	var tlsConfig *tls.Config

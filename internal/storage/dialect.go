@@ -28,6 +28,10 @@ type dialect struct {
 	readTxOptions *sql.TxOptions
 	// isUniqueViolation recognises a unique/primary-key violation.
 	isUniqueViolation func(error) bool
+	// skipLocked ends a SELECT of rows a transaction is about to take
+	// (one-time key claims): concurrent transactions each take other rows
+	// instead of queueing for the same ones. SQLite has one writer.
+	skipLocked string
 }
 
 var sqliteDialect = &dialect{
@@ -54,6 +58,7 @@ var postgresDialect = &dialect{
 	},
 	// An arbitrary constant key ("axon" in ASCII) for the advisory lock.
 	lockMigrations: "SELECT pg_advisory_xact_lock(1635283822)",
+	skipLocked:     " FOR UPDATE SKIP LOCKED",
 	// Repeatable read gives a read transaction one snapshot, as on SQLite;
 	// read-only transactions never fail serialisation at this level.
 	readTxOptions: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},

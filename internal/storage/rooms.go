@@ -361,13 +361,16 @@ func insertRows[T any](ctx context.Context, tx execer, head, tail string, cols i
 
 // valueRows returns rows groups of cols placeholders, numbered from $1:
 // "($1, $2), ($3, $4)" for 2 rows of 2.
-func valueRows(rows, cols int) string {
+func valueRows(rows, cols int) string { return valueRowsFrom(1, rows, cols) }
+
+// valueRowsFrom is valueRows with placeholders numbered from $from.
+func valueRowsFrom(from, rows, cols int) string {
 	b := make([]byte, 0, rows*cols*6)
 	for r := range rows {
 		if r > 0 {
 			b = append(b, ", "...)
 		}
-		b = append(appendPlaceholders(append(b, '('), r*cols+1, cols), ')')
+		b = append(appendPlaceholders(append(b, '('), from+r*cols, cols), ')')
 	}
 	return string(b)
 }

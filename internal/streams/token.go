@@ -94,3 +94,13 @@ func (t Token) Max(other Token) Token {
 	}
 	return out
 }
+
+// Min is the earlier of t and other, stream by stream.
+func (t Token) Min(other Token) Token {
+	out := t
+	o, b := out.fields(), other.fields()
+	for i := range o {
+		*o[i] = min(*o[i], *b[i])
+	}
+	return out
+}

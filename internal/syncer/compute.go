@@ -22,6 +22,13 @@ type Response struct {
 	AccountData EventList   `json:"account_data"`
 	Presence    EventList   `json:"presence"`
 	Rooms       RoomsResult `json:"rooms"`
+
+	// End-to-end encryption (e2ee.go): the counts are present in every
+	// response to a device, even when there are none.
+	ToDevice                     *EventList     `json:"to_device,omitempty"`
+	DeviceLists                  *DeviceLists   `json:"device_lists,omitempty"`
+	DeviceOneTimeKeysCount       map[string]int `json:"device_one_time_keys_count,omitzero"`
+	DeviceUnusedFallbackKeyTypes []string       `json:"device_unused_fallback_key_types,omitzero"`
 }
 
 // EventList is {"events": [...]}.
@@ -95,9 +102,11 @@ func emptyResponse(cur streams.Token) *Response {
 }
 
 // empty reports whether the response carries nothing for the client.
+// Key counts are not news: they come with every response.
 func (r *Response) empty() bool {
 	return len(r.AccountData.Events) == 0 && len(r.Presence.Events) == 0 && len(r.Rooms.Join) == 0 &&
-		len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.Rooms.Knock) == 0
+		len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.Rooms.Knock) == 0 &&
+		r.ToDevice == nil && r.DeviceLists.empty()
 }
 
 // defaultTimelineLimit is Synapse's timeline limit without a filter.
@@ -157,13 +166,23 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 		}
 	}
 	// These fill different parts of resp.
+	var toDevicePos int64
 	err = concurrently(
 		func() error { return s.addCounts(ctx, req, resp) },
 		func() error { return s.presenceSection(ctx, req, since, cur, fresh, resp) },
+		func() (err error) {
+			toDevicePos, err = s.e2eeSections(ctx, req, since, cur, memberships, resp)
+			return err
+		},
+		func() error { return s.addKeyCounts(ctx, req, resp) },
 	)
 	if err != nil {
 		return nil, err
 	}
+	// Messages beyond one response's share wait for the next sync.
+	next := cur
+	next.ToDevice = toDevicePos
+	resp.NextBatch = next.String()
 	return resp, nil
 }
 

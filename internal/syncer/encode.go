@@ -29,7 +29,48 @@ func (r *Response) AppendJSON(b []byte) []byte {
 	b = appendRooms(append(b, `,"knock":`...), r.Rooms.Knock, func(b []byte, room *KnockedRoom) []byte {
 		return append(appendEventList(append(b, `{"knock_state":`...), room.KnockState), '}')
 	})
-	return append(b, "}}"...)
+	b = append(b, '}')
+	return append(r.appendE2EE(b), '}')
+}
+
+// appendE2EE writes the end-to-end encryption members, each only when
+// set; counts that are set are written even when empty.
+func (r *Response) appendE2EE(b []byte) []byte {
+	if r.ToDevice != nil {
+		b = appendEventList(append(b, `,"to_device":`...), *r.ToDevice)
+	}
+	if r.DeviceLists != nil {
+		b = append(b, `,"device_lists":{`...)
+		sep := ""
+		if len(r.DeviceLists.Changed) > 0 {
+			b = appendStrings(append(b, `"changed":`...), r.DeviceLists.Changed)
+			sep = ","
+		}
+		if len(r.DeviceLists.Left) > 0 {
+			b = appendStrings(append(append(b, sep...), `"left":`...), r.DeviceLists.Left)
+		}
+		b = append(b, '}')
+	}
+	if r.DeviceOneTimeKeysCount != nil {
+		b = appendRooms(append(b, `,"device_one_time_keys_count":`...), r.DeviceOneTimeKeysCount, func(b []byte, n int) []byte {
+			return strconv.AppendInt(b, int64(n), 10)
+		})
+	}
+	if r.DeviceUnusedFallbackKeyTypes != nil {
+		b = appendStrings(append(b, `,"device_unused_fallback_key_types":`...), r.DeviceUnusedFallbackKeyTypes)
+	}
+	return b
+}
+
+func appendStrings(b []byte, l []string) []byte {
+	b = append(b, '[')
+	for i, s := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = canonicaljson.AppendString(b, s)
+	}
+	return append(b, ']')
 }
 
 // appendRooms writes a map of rooms with sorted keys, as encoding/json
@@ -125,14 +166,7 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 func appendSummary(b []byte, s *rooms.Summary) []byte {
 	b = append(b, '{')
 	if len(s.Heroes) > 0 {
-		b = append(b, `"m.heroes":[`...)
-		for i, h := range s.Heroes {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = canonicaljson.AppendString(b, h)
-		}
-		b = append(b, "],"...)
+		b = append(appendStrings(append(b, `"m.heroes":`...), s.Heroes), ',')
 	}
 	b = strconv.AppendInt(append(b, `"m.joined_member_count":`...), int64(s.JoinedMemberCount), 10)
 	b = strconv.AppendInt(append(b, `,"m.invited_member_count":`...), int64(s.InvitedMemberCount), 10)

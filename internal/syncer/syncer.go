@@ -37,6 +37,9 @@ type Store interface {
 	UserMemberships(ctx context.Context, userID string) ([]storage.Membership, error)
 	JoinedMemberships(ctx context.Context, suffix string) ([]storage.Membership, error)
 	AccountDataSince(ctx context.Context, userID string, after, upTo int64) ([]storage.AccountDataEntry, error)
+	// MembershipChangers returns, per room, the users with member events
+	// in (after, upTo].
+	MembershipChangers(ctx context.Context, roomIDs []string, after, upTo int64) (map[string][]string, error)
 }
 
 // Typing is what sync needs of the typing notifications.
@@ -84,7 +87,9 @@ type Service struct {
 	accountData *streams.Sequence
 	ephemeral   Ephemeral
 	counts      Counts // nil: no unread counts
+	e2ee        E2EE
 	members     *sentMembers
+	memberPos   memberTracker // latest member event per room (device lists)
 	serverName  string
 	now         func() time.Time
 }
@@ -123,6 +128,7 @@ func (s *Service) WithEphemeral(e Ephemeral) *Service {
 // syncs, and follows membership changes from then on.
 func (s *Service) Start(ctx context.Context) error {
 	s.rooms.OnCommit(s.committed)
+	s.memberPos.start(s.rooms.StreamPosition())
 	joined, err := s.store.JoinedMemberships(ctx, ":"+s.serverName)
 	if err != nil {
 		return err
@@ -140,6 +146,9 @@ func (s *Service) local(user string) bool { return strings.HasSuffix(user, ":"+s
 // committed wakes the syncs a batch of room events concerns.
 func (s *Service) committed(batch []rooms.Committed) {
 	for _, c := range batch {
+		if c.Type == "m.room.member" {
+			s.memberPos.note(c.RoomID, c.Pos)
+		}
 		if c.Type == "m.room.member" && c.StateKey != nil && s.local(*c.StateKey) {
 			s.notifier.SetMember(c.RoomID, *c.StateKey, c.Membership == rooms.MembershipJoin)
 			s.notifier.WakeUser(*c.StateKey)
@@ -160,6 +169,12 @@ func (s *Service) Current() streams.Token {
 	}
 	if e.Presence != nil {
 		t.Presence = e.Presence.Position()
+	}
+	if s.e2ee.ToDevice != nil {
+		t.ToDevice = s.e2ee.ToDevice.Position()
+	}
+	if s.e2ee.Keys != nil {
+		t.DeviceLists = s.e2ee.Keys.Position()
 	}
 	return t
 }
@@ -204,6 +219,9 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 		defer p.Syncing(ctx, req.User, req.DeviceID, req.SetPresence)()
 	}
 	s.checkTypingPosition(&req)
+	if err := s.ackToDevice(ctx, req); err != nil {
+		return nil, err
+	}
 	for {
 		// Listen before reading positions: a change landing in between
 		// closes the channel, so it cannot be missed.
@@ -226,7 +244,11 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 		select {
 		case <-wake:
 		case <-timer.C:
-			return emptyResponse(cur), nil
+			resp := emptyResponse(cur)
+			if err := s.addKeyCounts(ctx, req, resp); err != nil {
+				return nil, err
+			}
+			return resp, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

@@ -90,6 +90,8 @@ type API struct {
 	// ephemeral: typing, receipts, read markers, presence (ephemeral.go).
 	ephemeral Ephemeral
 	push      PushRules // nil until WithPushRules (pushrules.go)
+	e2ee      E2EE      // keys and to-device messages (keys.go)
+	keyBackup KeyBackup // nil until WithKeyBackup (keybackup.go)
 }
 
 // New returns the client API.
@@ -114,6 +116,8 @@ func (a *API) Register(rt *httpapi.Router) {
 	a.registerRegistrationTokens(rt)
 	a.registerTokens(rt)
 	a.registerRooms(rt)
+	a.registerE2EE(rt)
+	a.registerKeyBackup(rt)
 }
 
 // handle mounts an endpoint under v3 and its older r0 name, which Synapse

@@ -86,6 +86,8 @@ func (a *API) loginResult(w http.ResponseWriter, session accounts.Session, err e
 		return httpapi.Forbidden("Invalid login token")
 	case errors.Is(err, accounts.ErrInvalidCredentials):
 		return httpapi.Forbidden("Invalid username or password")
+	case errors.Is(err, accounts.ErrDeviceIDInUse):
+		return &httpapi.Error{Status: http.StatusBadRequest, Code: "M_FORBIDDEN", Message: "The device ID is in use"}
 	case errors.Is(err, accounts.ErrUserDeactivated):
 		return &httpapi.Error{Status: http.StatusForbidden, Code: "M_USER_DEACTIVATED", Message: "This account has been deactivated"}
 	case err != nil:

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/axonhs/axon/internal/matrix/canonicaljson"
 )
@@ -140,6 +141,34 @@ func (o Options) VerifyJSON(data []byte, serverName, keyID string, pub ed25519.P
 		return fmt.Errorf("verify %s signature: %w", serverName, ErrNotObject)
 	}
 	return o.verifyObject(m, serverName, keyID, pub)
+}
+
+// VerifyEntityJSON checks entity's keyID signature on a JSON object, as
+// VerifyJSON does for servers, for the keys of end-to-end encryption:
+// users sign with keys named ed25519:<device ID> or ed25519:<public key>,
+// whose names may hold characters server key IDs may not, so only the
+// algorithm is checked.
+func VerifyEntityJSON(data []byte, entity, keyID string, pub ed25519.PublicKey) error {
+	return Options{}.VerifyEntityJSON(data, entity, keyID, pub)
+}
+
+// VerifyEntityJSON: see the package-level VerifyEntityJSON.
+func (o Options) VerifyEntityJSON(data []byte, entity, keyID string, pub ed25519.PublicKey) error {
+	if alg, _, ok := strings.Cut(keyID, ":"); !ok || alg != AlgorithmEd25519 {
+		return fmt.Errorf("verify %s signature: %w: %q", entity, ErrUnsupportedAlgorithm, keyID)
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("verify %s signature: %w: public key is %d bytes", entity, ErrBadKey, len(pub))
+	}
+	v, err := o.JSON.Decode(data)
+	if err != nil {
+		return fmt.Errorf("verify %s signature: %w", entity, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("verify %s signature: %w", entity, ErrNotObject)
+	}
+	return o.verifyObject(m, entity, keyID, pub)
 }
 
 // verifyObject does the work of VerifyJSON on a decoded object; it removes

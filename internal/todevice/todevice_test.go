@@ -1,0 +1,128 @@
+package todevice
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/axonhs/axon/internal/storage"
+	"github.com/axonhs/axon/internal/streams"
+)
+
+// fakeStore records sends and serves an inbox.
+type fakeStore struct {
+	sends   []storage.ToDeviceSend
+	inbox   []storage.ToDeviceRow
+	reads   int
+	deletes []int64
+}
+
+func (f *fakeStore) SendToDevice(_ context.Context, s storage.ToDeviceSend) (bool, error) {
+	f.sends = append(f.sends, s)
+	return false, nil
+}
+
+func (f *fakeStore) ToDeviceInbox(_ context.Context, _, _ string, after, upTo int64, limit int) ([]storage.ToDeviceRow, error) {
+	f.reads++
+	var out []storage.ToDeviceRow
+	for _, r := range f.inbox {
+		if r.Pos > after && r.Pos <= upTo && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) DeleteToDevice(_ context.Context, _, _ string, upTo int64) error {
+	f.deletes = append(f.deletes, upTo)
+	return nil
+}
+
+type woken []string
+
+func (w *woken) WakeUser(u string) { *w = append(*w, u) }
+
+func TestSendBuildsMessagesForLocalDevices(t *testing.T) {
+	store, wake := &fakeStore{}, &woken{}
+	s := New(store, streams.NewSequence(0), wake, "x")
+	err := s.Send(context.Background(), Send{Sender: "@a:x", SenderKey: "A", Type: "m.t", TxnID: "1", Messages: map[string]map[string]json.RawMessage{
+		"@b:x":      {"*": json.RawMessage(`{ "z": 1, "a": "é" }`)},
+		"@c:x":      {"*": json.RawMessage(`{}`), "C1": json.RawMessage(`{}`)},
+		"@r:remote": {"R": json.RawMessage(`{}`)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(store.sends) != 1 {
+		t.Fatalf("sends %+v", store.sends)
+	}
+	got := store.sends[0]
+	if got.Pos != 1 || got.TxnKey != "m.t/1" || len(got.Messages) != 2 {
+		t.Fatalf("send %+v", got)
+	}
+	if m := got.Messages[0]; m.UserID != "@b:x" || m.DeviceID != "*" || m.JSON != `{"content":{"a":"é","z":1},"sender":"@a:x","type":"m.t"}` {
+		t.Fatalf("message to bob %+v", m)
+	}
+	// "*" beside device IDs is not the wildcard.
+	if m := got.Messages[1]; m.UserID != "@c:x" || m.DeviceID != "C1" {
+		t.Fatalf("message to carol %+v", m)
+	}
+	if strings.Join(*wake, ",") != "@b:x,@c:x" {
+		t.Fatalf("woken %v", *wake)
+	}
+	if s.Position() != 1 {
+		t.Fatalf("position %d", s.Position())
+	}
+}
+
+func TestSendRefusesBadContent(t *testing.T) {
+	s := New(&fakeStore{}, streams.NewSequence(0), &woken{}, "x")
+	for content, want := range map[string]error{
+		`"not an object"`: ErrBadMessage,
+		`{"a":1.5}`:       ErrBadMessage,
+		`{"a":"` + strings.Repeat("x", MaxContentSize) + `"}`: ErrTooLarge,
+	} {
+		err := s.Send(context.Background(), Send{Sender: "@a:x", Type: "t", TxnID: "1",
+			Messages: map[string]map[string]json.RawMessage{"@b:x": {"B": json.RawMessage(content)}}})
+		if !errors.Is(err, want) {
+			t.Errorf("content %.30s: %v, want %v", content, err, want)
+		}
+	}
+}
+
+func TestForSyncAndAck(t *testing.T) {
+	store := &fakeStore{}
+	s := New(store, streams.NewSequence(5), &woken{}, "x")
+	// Nothing was sent since start: no query.
+	if evs, next, err := s.ForSync(context.Background(), "@b:x", "B", 5, 5); err != nil || evs != nil || next != 5 || store.reads != 0 {
+		t.Fatalf("idle: %v %d %v, %d reads", evs, next, err, store.reads)
+	}
+	// A token from before the start reads the inbox.
+	store.inbox = []storage.ToDeviceRow{{Pos: 3, JSON: `{}`}}
+	if evs, _, _ := s.ForSync(context.Background(), "@b:x", "B", 0, 5); len(evs) != 1 {
+		t.Fatalf("old token: %v", evs)
+	}
+	for pos := int64(6); pos < 6+SyncLimit+10; pos++ {
+		if err := s.Send(context.Background(), Send{Sender: "@a:x", Type: "t", TxnID: string(rune(pos)),
+			Messages: map[string]map[string]json.RawMessage{"@b:x": {"B": json.RawMessage(`{}`)}}}); err != nil {
+			t.Fatal(err)
+		}
+		store.inbox = append(store.inbox, storage.ToDeviceRow{Pos: pos, JSON: `{}`})
+	}
+	evs, next, err := s.ForSync(context.Background(), "@b:x", "B", 5, s.Position())
+	if err != nil || len(evs) != SyncLimit || next != 5+SyncLimit {
+		t.Fatalf("limited: %d events, next %d, %v", len(evs), next, err)
+	}
+	// The first ack after start deletes; one with nothing new since does not.
+	ctx := context.Background()
+	for _, upTo := range []int64{next, next, s.Position(), s.Position()} {
+		if err := s.Ack(ctx, "@b:x", "B", upTo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(store.deletes) != 2 || store.deletes[1] != s.Position() {
+		t.Fatalf("deletes %v", store.deletes)
+	}
+}
