@@ -48,7 +48,6 @@ export function tracedFetch(who) {
             const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
             const method = init.method ?? "GET";
             const line = { http: who, method, path: url.pathname, status: res.status };
-            if (url.pathname.endsWith("/sync")) line.since = url.searchParams.has("since");
             process.stderr.write(JSON.stringify(line) + "\n");
         }
         return res;

@@ -82,6 +82,9 @@ type Config struct {
 
 	// MaxUploadSize bounds media uploads (max_upload_size), in bytes.
 	MaxUploadSize int64
+
+	// Experimental is experimental_features: unstable MSCs switched on.
+	Experimental Experimental
 }
 
 // Listener is one entry of `listeners`.

@@ -317,6 +317,7 @@ var topHandlers = map[string]func(l *loader, e entry, path string){
 	"nonrefreshable_access_token_lifetime": tokenLifetime(func(t *TokenLifetimes) **time.Duration { return &t.NonrefreshableAccessTokenLifetime }),
 	"session_lifetime":                     tokenLifetime(func(t *TokenLifetimes) **time.Duration { return &t.SessionLifetime }),
 	"login_via_existing_session":           (*loader).loginViaExistingSession,
+	"experimental_features":                (*loader).experimentalFeatures,
 	"max_upload_size": func(l *loader, e entry, path string) {
 		if !isNull(e.val) {
 			if v, ok := l.w.size(e.val, path); ok {

@@ -35,6 +35,7 @@ type Store interface {
 	RecordDeviceListChanges(ctx context.Context, pos int64, user string, deviceIDs []string) error
 	DeviceListChanges(ctx context.Context, signer string, after, upTo int64) (changed, signed []string, err error)
 	CrossSigningStore
+	DehydratedStore
 }
 
 // Notifier wakes the syncs a key change concerns.
@@ -81,20 +82,10 @@ type Upload struct {
 // client that lost its store starts again): clients, not the server,
 // decide whom to trust.
 func (s *Service) Upload(ctx context.Context, user, device string, in Upload) (map[string]int, error) {
-	up := storage.KeyUpload{UserID: user, DeviceID: device, SameOneTimeKey: sameOneTimeKey}
-	var err error
-	if len(in.DeviceKeys) > 0 && string(in.DeviceKeys) != "null" {
-		if up.DeviceKeys, err = checkDeviceKeys(in.DeviceKeys, user, device); err != nil {
-			return nil, err
-		}
-	}
-	if up.OneTimeKeys, err = checkOneTimeKeys("one_time_keys", rawMap(in.OneTimeKeys)); err != nil {
+	up, err := s.checkUpload(user, device, in)
+	if err != nil {
 		return nil, err
 	}
-	if up.FallbackKeys, err = checkOneTimeKeys("fallback_keys", rawMap(in.FallbackKeys)); err != nil {
-		return nil, err
-	}
-	up.FallbackKeys = lastPerAlgorithm(up.FallbackKeys)
 	if up.DeviceKeys != "" {
 		up.ChangePos = s.seq.Reserve()
 	}
@@ -122,6 +113,25 @@ func (s *Service) Upload(ctx context.Context, user, device string, in Upload) (m
 		return nil, err
 	}
 	return c.OneTimeKeys, nil
+}
+
+// checkUpload validates an upload and turns it into what is stored.
+func (s *Service) checkUpload(user, device string, in Upload) (storage.KeyUpload, error) {
+	up := storage.KeyUpload{UserID: user, DeviceID: device, SameOneTimeKey: sameOneTimeKey}
+	var err error
+	if len(in.DeviceKeys) > 0 && string(in.DeviceKeys) != "null" {
+		if up.DeviceKeys, err = checkDeviceKeys(in.DeviceKeys, user, device); err != nil {
+			return up, err
+		}
+	}
+	if up.OneTimeKeys, err = checkOneTimeKeys("one_time_keys", rawMap(in.OneTimeKeys)); err != nil {
+		return up, err
+	}
+	if up.FallbackKeys, err = checkOneTimeKeys("fallback_keys", rawMap(in.FallbackKeys)); err != nil {
+		return up, err
+	}
+	up.FallbackKeys = lastPerAlgorithm(up.FallbackKeys)
+	return up, nil
 }
 
 // ErrKeyExists: a one-time key was uploaded again with other contents.

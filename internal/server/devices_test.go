@@ -32,17 +32,23 @@ func (r result) session() string { s, _ := r.body["session"].(string); return s 
 // success or not (the UIA dance needs the bodies of 401 responses).
 func do(t *testing.T, c *mautrix.Client, method string, body any, path ...any) result {
 	t.Helper()
-	contents, err := c.MakeRequest(context.Background(), method, c.BuildClientURL(append([]any{"v3"}, path...)...), body, nil)
+	return doURL(t, c, method, body, c.BuildClientURL(append([]any{"v3"}, path...)...))
+}
+
+// doURL is do for any client API URL (unstable endpoints).
+func doURL(t *testing.T, c *mautrix.Client, method string, body any, url string) result {
+	t.Helper()
+	contents, err := c.MakeRequest(context.Background(), method, url, body, nil)
 	res := result{status: http.StatusOK}
 	var httpErr mautrix.HTTPError
 	if errors.As(err, &httpErr) && httpErr.Response != nil {
 		res.status = httpErr.Response.StatusCode
 	} else if err != nil {
-		t.Fatalf("%s %v: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	if len(contents) > 0 {
 		if err := json.Unmarshal(contents, &res.body); err != nil {
-			t.Fatalf("%s %v: body %q: %v", method, path, contents, err)
+			t.Fatalf("%s %s: body %q: %v", method, url, contents, err)
 		}
 	}
 	return res

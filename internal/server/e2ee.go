@@ -27,6 +27,9 @@ func (s *Server) startE2EE(ctx context.Context, rs *roomServices, notifier *stre
 	td := todevice.New(s.db, streams.NewSequence(tdPos), notifier, s.cfg.ServerName)
 	rs.syncer.WithE2EE(syncer.E2EE{ToDevice: td, Keys: rs.keys})
 	rs.e2ee = clientapi.E2EE{Keys: rs.keys, CrossSigning: rs.keys, ToDevice: td, DeviceLists: rs.syncer}
+	if s.cfg.Experimental.MSC3814 {
+		rs.e2ee.Dehydration, rs.e2ee.Inbox = rs.keys, td
+	}
 	return nil
 }
 

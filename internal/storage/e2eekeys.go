@@ -56,20 +56,25 @@ func (e *OneTimeKeyConflictError) Error() string {
 // *OneTimeKeyConflictError otherwise.
 func (db *DB) UploadKeys(ctx context.Context, up KeyUpload) (changed bool, err error) {
 	err = db.WriteTx(ctx, func(tx *Tx) error {
-		if up.DeviceKeys != "" {
-			if changed, err = putDeviceKeys(ctx, tx, up); err != nil {
-				return err
-			}
-		}
-		if err := putOneTimeKeys(ctx, tx, up); err != nil {
-			return err
-		}
-		return putFallbackKeys(ctx, tx, up)
+		changed, err = uploadKeysTx(ctx, tx, up)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("upload keys of %s %s: %w", up.UserID, up.DeviceID, err)
 	}
 	return changed, nil
+}
+
+func uploadKeysTx(ctx context.Context, tx *Tx, up KeyUpload) (changed bool, err error) {
+	if up.DeviceKeys != "" {
+		if changed, err = putDeviceKeys(ctx, tx, up); err != nil {
+			return false, err
+		}
+	}
+	if err := putOneTimeKeys(ctx, tx, up); err != nil {
+		return false, err
+	}
+	return changed, putFallbackKeys(ctx, tx, up)
 }
 
 func putDeviceKeys(ctx context.Context, tx *Tx, up KeyUpload) (bool, error) {

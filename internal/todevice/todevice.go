@@ -218,3 +218,22 @@ func (s *Service) ForSync(ctx context.Context, user, device string, after, upTo 
 	}
 	return out, upTo, nil
 }
+
+// Inbox returns up to limit messages of a device's inbox after position
+// after, without deleting them (a dehydrated device's inbox is read by
+// the device that rehydrates it), and the position to continue from.
+func (s *Service) Inbox(ctx context.Context, user, device string, after int64, limit int) ([]json.RawMessage, int64, error) {
+	upTo := s.Position()
+	rows, err := s.store.ToDeviceInbox(ctx, user, device, after, upTo, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]json.RawMessage, len(rows))
+	for i, r := range rows {
+		out[i] = json.RawMessage(r.JSON)
+	}
+	if len(rows) == limit {
+		return out, rows[len(rows)-1].Pos, nil
+	}
+	return out, max(upTo, after), nil
+}

@@ -42,6 +42,10 @@ type E2EE struct {
 	CrossSigning CrossSigning
 	ToDevice     ToDevice
 	DeviceLists  DeviceLists
+	// Dehydration and Inbox serve dehydrated devices (MSC3814); nil
+	// unless experimental_features.msc3814_enabled.
+	Dehydration Dehydration
+	Inbox       Inbox
 }
 
 // WithE2EE adds the end-to-end encryption endpoints.
@@ -62,6 +66,7 @@ func (a *API) registerE2EE(rt *httpapi.Router) {
 	a.handle(rt, http.MethodGet, "/keys/changes", a.guestAuthed(a.keyChanges))
 	a.handle(rt, http.MethodPut, "/sendToDevice/{eventType}/{txnId}", a.guestAuthed(a.sendToDevice))
 	a.registerCrossSigning(rt)
+	a.registerDehydration(rt)
 }
 
 // uploadKeys serves POST /keys/upload.
