@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,9 +120,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(body)
 }
 
+// StatusClientClosedRequest is logged for requests the client abandoned.
+const StatusClientClosedRequest = 499
+
 // WriteError sends err as a Matrix error. Errors that are not *Error are
 // logged and reported as an opaque 500 so internals never leak to clients.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away (say, from a long-poll): no one reads an
+		// answer, and it is no server error. 499 is what Synapse and nginx
+		// log for it.
+		w.WriteHeader(StatusClientClosedRequest)
+		return
+	}
 	var mxErr *Error
 	if !errors.As(err, &mxErr) {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", RedactPath(r.URL), "err", err)
