@@ -124,10 +124,10 @@ func (s *Service) checkUpload(user, device string, in Upload) (storage.KeyUpload
 			return up, err
 		}
 	}
-	if up.OneTimeKeys, err = checkOneTimeKeys("one_time_keys", rawMap(in.OneTimeKeys)); err != nil {
+	if up.OneTimeKeys, err = checkOneTimeKeys("one_time_keys", in.OneTimeKeys); err != nil {
 		return up, err
 	}
-	if up.FallbackKeys, err = checkOneTimeKeys("fallback_keys", rawMap(in.FallbackKeys)); err != nil {
+	if up.FallbackKeys, err = checkOneTimeKeys("fallback_keys", in.FallbackKeys); err != nil {
 		return up, err
 	}
 	up.FallbackKeys = lastPerAlgorithm(up.FallbackKeys)
@@ -136,14 +136,6 @@ func (s *Service) checkUpload(user, device string, in Upload) (storage.KeyUpload
 
 // ErrKeyExists: a one-time key was uploaded again with other contents.
 var ErrKeyExists = errors.New("keys: one-time key already exists")
-
-func rawMap(m map[string]json.RawMessage) map[string][]byte {
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
 
 // lastPerAlgorithm keeps one fallback key per algorithm, the last in name
 // order: a device has one fallback key of each kind.

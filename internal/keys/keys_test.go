@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -47,19 +48,19 @@ func TestSameOneTimeKey(t *testing.T) {
 }
 
 func TestCheckOneTimeKeys(t *testing.T) {
-	keys, err := checkOneTimeKeys("one_time_keys", map[string][]byte{
-		"signed_curve25519:B": []byte(`{"signatures":{},"key":"b"}`),
-		"signed_curve25519:A": []byte(`"a"`),
+	keys, err := checkOneTimeKeys("one_time_keys", map[string]json.RawMessage{
+		"signed_curve25519:B": json.RawMessage(`{"signatures":{},"key":"b"}`),
+		"signed_curve25519:A": json.RawMessage(`"a"`),
 	})
 	if err != nil || len(keys) != 2 || keys[0].KeyID != "A" || keys[1].JSON != `{"key":"b","signatures":{}}` {
 		t.Fatalf("%+v %v", keys, err)
 	}
-	for name, in := range map[string]map[string][]byte{
-		"no algorithm":      {"A": []byte(`"a"`)},
-		"two colons":        {"a:b:c": []byte(`"a"`)},
-		"a number":          {"a:b": []byte(`1`)},
-		"no signatures":     {"a:b": []byte(`{"key":"k"}`)},
-		"signatures broken": {"a:b": []byte(`{"key":"k","signatures":{"@u:x":"s"}}`)},
+	for name, in := range map[string]map[string]json.RawMessage{
+		"no algorithm":      {"A": json.RawMessage(`"a"`)},
+		"two colons":        {"a:b:c": json.RawMessage(`"a"`)},
+		"a number":          {"a:b": json.RawMessage(`1`)},
+		"no signatures":     {"a:b": json.RawMessage(`{"key":"k"}`)},
+		"signatures broken": {"a:b": json.RawMessage(`{"key":"k","signatures":{"@u:x":"s"}}`)},
 	} {
 		if _, err := checkOneTimeKeys("one_time_keys", in); !errors.Is(err, ErrBadKeys) {
 			t.Errorf("%s: %v", name, err)

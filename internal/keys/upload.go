@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -53,7 +54,7 @@ func checkDeviceKeys(raw []byte, user, device string) (string, error) {
 // checkOneTimeKeys validates one_time_keys or fallback_keys: names
 // "<algorithm>:<key ID>", values strings or signed key objects. The keys
 // come back in name order, canonical.
-func checkOneTimeKeys(field string, keys map[string][]byte) ([]storage.OneTimeKey, error) {
+func checkOneTimeKeys(field string, keys map[string]json.RawMessage) ([]storage.OneTimeKey, error) {
 	out := make([]storage.OneTimeKey, 0, len(keys))
 	for _, name := range slices.Sorted(maps.Keys(keys)) {
 		parts := strings.Split(name, ":")
