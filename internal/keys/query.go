@@ -3,12 +3,11 @@ package keys
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 
+	"github.com/axonhs/axon/internal/concurrent"
 	"github.com/axonhs/axon/internal/matrix/canonicaljson"
 	"github.com/axonhs/axon/internal/storage"
 )
@@ -50,7 +49,7 @@ func (s *Service) Query(ctx context.Context, requester string, want map[string][
 		cross []storage.CrossSigningKey
 		sigs  []storage.Signature
 	)
-	err := s.readAll(ctx,
+	err := concurrent.Run(
 		func() (err error) { rows, err = s.store.DeviceKeys(ctx, users); return err },
 		func() (err error) { cross, err = s.store.CrossSigningKeys(ctx, users); return err },
 		func() (err error) { sigs, err = s.store.SignaturesOn(ctx, requester, users); return err },
@@ -88,19 +87,6 @@ func (s *Service) Query(ctx context.Context, requester string, want map[string][
 		}
 	}
 	return res, nil
-}
-
-// readAll runs independent reads at once: on PostgreSQL each is a round
-// trip.
-func (s *Service) readAll(ctx context.Context, fns ...func() error) error {
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, fn := range fns[1:] {
-		wg.Go(func() { errs[i+1] = fn() })
-	}
-	errs[0] = fns[0]()
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 type sigKey struct{ user, keyID string }

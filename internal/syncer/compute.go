@@ -3,12 +3,11 @@ package syncer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 
+	"github.com/axonhs/axon/internal/concurrent"
 	"github.com/axonhs/axon/internal/filter"
 	"github.com/axonhs/axon/internal/push"
 	"github.com/axonhs/axon/internal/rooms"
@@ -129,7 +128,7 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 		ignored     map[string]bool
 		memberships []storage.Membership
 	)
-	err := concurrently(
+	err := concurrent.Run(
 		func() (err error) { roomData, err = s.accountDataSection(ctx, req, since, cur, resp); return err },
 		func() (err error) { ignored, err = s.rooms.IgnoredUsers(ctx, req.User); return err },
 		func() (err error) { memberships, err = s.store.UserMemberships(ctx, req.User); return err },
@@ -167,7 +166,7 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 	}
 	// These fill different parts of resp.
 	var toDevicePos int64
-	err = concurrently(
+	err = concurrent.Run(
 		func() error { return s.addCounts(ctx, req, resp) },
 		func() error { return s.presenceSection(ctx, req, since, cur, fresh, resp) },
 		func() (err error) {
@@ -184,23 +183,6 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 	next.ToDevice = toDevicePos
 	resp.NextBatch = next.String()
 	return resp, nil
-}
-
-// concurrently runs fns at once and returns their errors joined. The
-// first runs on the caller's goroutine, whose stack has already grown to
-// what a database call needs.
-func concurrently(fns ...func() error) error {
-	if len(fns) == 0 {
-		return nil
-	}
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, fn := range fns[1:] {
-		wg.Go(func() { errs[i+1] = fn() })
-	}
-	errs[0] = fns[0]()
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // roomExtras are a room's per-user additions to its timeline and state.

@@ -1,4 +1,4 @@
-package syncer
+package concurrent
 
 import (
 	"errors"
@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-func TestConcurrentlyRunsEveryFunctionAndJoinsErrors(t *testing.T) {
+func TestRunRunsEveryFunctionAndJoinsErrors(t *testing.T) {
 	var ran atomic.Int32
 	errA, errC := errors.New("a"), errors.New("c")
-	err := concurrently(
+	err := Run(
 		func() error { ran.Add(1); return errA },
 		func() error { ran.Add(1); return nil },
 		func() error { ran.Add(1); return errC },
@@ -17,7 +17,7 @@ func TestConcurrentlyRunsEveryFunctionAndJoinsErrors(t *testing.T) {
 	if ran.Load() != 3 || !errors.Is(err, errA) || !errors.Is(err, errC) {
 		t.Errorf("ran %d, err %v", ran.Load(), err)
 	}
-	if err := concurrently(); err != nil {
+	if err := Run(); err != nil {
 		t.Errorf("no functions: %v", err)
 	}
 }
