@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -131,6 +132,8 @@ func (s *Service) checkUpload(user, device string, in Upload) (storage.KeyUpload
 		return up, err
 	}
 	up.FallbackKeys = lastPerAlgorithm(up.FallbackKeys)
+	up.MayReplace = mayReplace(user, device)
+	up.CheckSigned = checkSigned(user, device, slices.Concat(up.OneTimeKeys, up.FallbackKeys))
 	return up, nil
 }
 

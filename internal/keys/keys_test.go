@@ -1,10 +1,15 @@
 package keys
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/axonhs/axon/internal/matrix/canonicaljson"
+	"github.com/axonhs/axon/internal/matrix/signing"
 )
 
 func TestCheckDeviceKeys(t *testing.T) {
@@ -111,5 +116,30 @@ func TestParseCrossSigningKey(t *testing.T) {
 		if _, err := parseCrossSigningKey([]byte(in), "@u:x", Master); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestMayReplaceKeepsSignedIdentities(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	device := func(ed string, sign bool) string {
+		obj := map[string]any{"user_id": "@u:x", "device_id": "D", "algorithms": []any{"a"},
+			"keys": map[string]any{"ed25519:D": ed, "curve25519:D": "c"}, "signatures": map[string]any{}}
+		if sign {
+			payload, _ := signing.SigningPayload(obj)
+			obj["signatures"] = map[string]any{"@u:x": map[string]any{"ed25519:D": signing.EncodeBase64(ed25519.Sign(priv, payload))}}
+		}
+		b, _ := canonicaljson.Marshal(obj)
+		return string(b)
+	}
+	ed := signing.EncodeBase64(pub)
+	check := mayReplace("@u:x", "D")
+	if err := check(device(ed, true), device("other", false)); !errors.Is(err, ErrIdentityChanged) {
+		t.Errorf("signed identity replaced: %v", err)
+	}
+	if err := check(device(ed, true), device(ed, false)); err != nil {
+		t.Errorf("same keys, other signatures: %v", err)
+	}
+	if err := check(device("unsigned", false), device("other", false)); err != nil {
+		t.Errorf("unsigned keys kept: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ func checkDeviceKeys(raw []byte, user, device string) (string, error) {
 	}
 	if !isSignatures(obj["signatures"]) {
 		return "", badKeys("device_keys.signatures: must be an object of objects of strings")
+	}
+	if selfSigned(obj, user, device) && verifySelfSignature(obj, user, device) != nil {
+		return "", fmt.Errorf("%w by the device on its keys", ErrInvalidSignature)
 	}
 	delete(obj, "unsigned")
 	b, err := canonicaljson.Marshal(obj)
@@ -159,4 +163,92 @@ var ErrBadKeys = errors.New("keys: invalid keys")
 
 func badKeys(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadKeys, fmt.Sprintf(format, args...))
+}
+
+// selfSigned reports whether a key object carries a signature by the
+// device's ed25519 key.
+func selfSigned(obj map[string]any, user, device string) bool {
+	sigs, _ := obj["signatures"].(map[string]any)
+	mine, _ := sigs[user].(map[string]any)
+	_, ok := mine["ed25519:"+device]
+	return ok
+}
+
+// verifySelfSignature checks the device's signature on its keys, with
+// the ed25519 key they hold.
+func verifySelfSignature(obj map[string]any, user, device string) error {
+	pub, err := deviceEd25519(obj, device)
+	if err != nil {
+		return err
+	}
+	return verifyOn(obj, user, "ed25519:"+device, pub)
+}
+
+func deviceEd25519(deviceKeys map[string]any, device string) (ed25519.PublicKey, error) {
+	keys, _ := deviceKeys["keys"].(map[string]any)
+	b64, _ := keys["ed25519:"+device].(string)
+	return publicKey(b64)
+}
+
+// mayReplace refuses new device keys that would change a device's
+// identity keys (its ed25519 and curve25519 keys), once the device has
+// proven them with its own signature: clients (matrix-rust-sdk,
+// mautrix-go) ignore such a change, and messages for the device then
+// become undecryptable (Synapse issue 18511). New signatures on the same
+// keys, as after a cross-signing reset, are welcome. Keys the device
+// never signed prove nothing and may be replaced.
+func mayReplace(user, device string) func(stored, uploaded string) error {
+	return func(stored, uploaded string) error {
+		old, errOld := canonicaljson.Decode([]byte(stored))
+		next, errNew := canonicaljson.Decode([]byte(uploaded))
+		oldObj, _ := old.(map[string]any)
+		newObj, _ := next.(map[string]any)
+		if errOld != nil || errNew != nil || oldObj == nil || newObj == nil {
+			return nil // not ours to judge: validation has passed
+		}
+		if !selfSigned(oldObj, user, device) || verifySelfSignature(oldObj, user, device) != nil {
+			return nil
+		}
+		a, _ := canonicaljson.Marshal(oldObj["keys"])
+		b, _ := canonicaljson.Marshal(newObj["keys"])
+		if string(a) != string(b) {
+			return ErrIdentityChanged
+		}
+		return nil
+	}
+}
+
+// ErrIdentityChanged: new device keys would change a device's identity
+// keys.
+var ErrIdentityChanged = errors.New("keys: the device's identity keys may not change")
+
+// checkSigned verifies the device's signatures on signed one-time and
+// fallback keys, with the device keys in effect ("" when the device has
+// none yet, and nothing can be checked).
+func checkSigned(user, device string, keys []storage.OneTimeKey) func(deviceKeys string) error {
+	return func(deviceKeys string) error {
+		if deviceKeys == "" {
+			return nil
+		}
+		v, err := canonicaljson.Decode([]byte(deviceKeys))
+		dk, _ := v.(map[string]any)
+		if err != nil || dk == nil {
+			return nil
+		}
+		pub, err := deviceEd25519(dk, device)
+		if err != nil {
+			return nil // no usable ed25519 key to check with
+		}
+		for _, k := range keys {
+			v, err := canonicaljson.Decode([]byte(k.JSON))
+			obj, _ := v.(map[string]any)
+			if err != nil || obj == nil || !selfSigned(obj, user, device) {
+				continue // unsigned keys (old clients) have nothing to check
+			}
+			if verifyOn(obj, user, "ed25519:"+device, pub) != nil {
+				return fmt.Errorf("%w by the device on key %s", ErrInvalidSignature, k.Name())
+			}
+		}
+		return nil
+	}
 }

@@ -33,6 +33,11 @@ func mixedE2EEStory(t *testing.T, url, node, story string) {
 	aliceID := registerWithSharedSecret(t, url, servertest.SharedSecret, "alice", alicePassword)
 	bobID := registerWithSharedSecret(t, url, servertest.SharedSecret, "bob", bobPassword)
 	alice := loginE2EE(t, url, aliceID, alicePassword, "ALICE1")
+	if debugHook != nil {
+		alice.mu.Lock()
+		debugHook(alice)
+		alice.mu.Unlock()
+	}
 	room := alice.createEncryptedRoom(t, bobID)
 
 	// Unique bodies: the peer must find alice's message, not any message.
@@ -71,3 +76,5 @@ func mixedE2EEStory(t *testing.T, url, node, story string) {
 	}
 	peer.finish(t)
 }
+
+var debugHook func(*e2eeClient)

@@ -13,8 +13,9 @@ import (
 	"github.com/axonhs/axon/internal/storage/storagetest"
 )
 
-// deviceKeysOf is a device_keys object; the server checks its shape, not
-// its signatures (clients do).
+// deviceKeysOf is an unsigned device_keys object. The server checks
+// signatures that are there; keys without the device's own signature
+// prove nothing and may change (Complement uploads such keys).
 func deviceKeysOf(c *mautrix.Client, ed25519 string) map[string]any {
 	return map[string]any{
 		"user_id": c.UserID, "device_id": c.DeviceID,
@@ -23,7 +24,7 @@ func deviceKeysOf(c *mautrix.Client, ed25519 string) map[string]any {
 			"curve25519:" + string(c.DeviceID): "curve-" + ed25519,
 			"ed25519:" + string(c.DeviceID):    ed25519,
 		},
-		"signatures": map[string]any{string(c.UserID): map[string]string{"ed25519:" + string(c.DeviceID): "sig"}},
+		"signatures": map[string]any{},
 		"unsigned":   map[string]any{"dropped": true},
 	}
 }
@@ -112,6 +113,51 @@ func TestE2EEKeysAndToDevice(t *testing.T) {
 				}
 				if r := do(t, bob, http.MethodPost, map[string]any{"device_keys": map[string]any{"@bob:x": map[string]any{"D": true}}}, "keys", "query"); r.status != http.StatusBadRequest {
 					t.Errorf("query with an object: %d %v", r.status, r.body)
+				}
+			})
+
+			t.Run("signed keys are checked and keep their identity", func(t *testing.T) {
+				dave := register(t, srv.URL, "dave", "dave's password", "DAVE1")
+				device := newEd25519Key(t)
+				signed := func(ed string, extra map[string]any) map[string]any {
+					keys := deviceKeysOf(dave, ed)
+					delete(keys, "unsigned")
+					for k, v := range extra {
+						keys[k] = v
+					}
+					return device.sign(t, keys, string(dave.UserID), "ed25519:DAVE1")
+				}
+				forged := signed(newEd25519Key(t).pub, nil) // signed by a key it does not hold
+				if r := do(t, dave, http.MethodPost, map[string]any{"device_keys": forged}, "keys", "upload"); r.status != http.StatusBadRequest || r.errcode() != "M_INVALID_SIGNATURE" {
+					t.Fatalf("forged device keys: %d %v", r.status, r.body)
+				}
+				good := signed(device.pub, nil)
+				otk := device.sign(t, map[string]any{"key": "k1"}, string(dave.UserID), "ed25519:DAVE1")
+				if r := do(t, dave, http.MethodPost, map[string]any{"device_keys": good, "one_time_keys": map[string]any{"signed_curve25519:A": otk}}, "keys", "upload"); r.status != http.StatusOK {
+					t.Fatalf("signed keys: %d %v", r.status, r.body)
+				}
+				// A one-time key signed by another key is refused, with the stored device key.
+				badOTK := newEd25519Key(t).sign(t, map[string]any{"key": "k2"}, string(dave.UserID), "ed25519:DAVE1")
+				if r := do(t, dave, http.MethodPost, map[string]any{"one_time_keys": map[string]any{"signed_curve25519:B": badOTK}}, "keys", "upload"); r.status != http.StatusBadRequest || r.errcode() != "M_INVALID_SIGNATURE" {
+					t.Fatalf("forged one-time key: %d %v", r.status, r.body)
+				}
+				// New identity keys for a device that signed its keys: refused.
+				other := newEd25519Key(t)
+				keys := deviceKeysOf(dave, other.pub)
+				delete(keys, "unsigned")
+				keys = other.sign(t, keys, string(dave.UserID), "ed25519:DAVE1")
+				if r := do(t, dave, http.MethodPost, map[string]any{"device_keys": keys}, "keys", "upload"); r.status != http.StatusBadRequest || r.errcode() != "M_INVALID_PARAM" {
+					t.Fatalf("changed identity: %d %v", r.status, r.body)
+				}
+				// The same keys with one more signature (cross-signing) are fine.
+				more := signed(device.pub, nil)
+				more["signatures"].(map[string]any)[string(dave.UserID)].(map[string]any)["ed25519:SSKPUB"] = "cross-signature"
+				if r := do(t, dave, http.MethodPost, map[string]any{"device_keys": more}, "keys", "upload"); r.status != http.StatusOK {
+					t.Fatalf("added signature: %d %v", r.status, r.body)
+				}
+				q, err := bob.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{dave.UserID: {}}})
+				if err != nil || q.DeviceKeys[dave.UserID]["DAVE1"].Keys.GetEd25519("DAVE1") != id.Ed25519(device.pub) {
+					t.Fatalf("dave's keys after the refusals: %+v %v", q.DeviceKeys[dave.UserID], err)
 				}
 			})
 

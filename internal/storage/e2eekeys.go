@@ -32,6 +32,13 @@ type KeyUpload struct {
 	// SameOneTimeKey decides whether a re-uploaded one-time key matches
 	// the stored one (a retry) or conflicts with it.
 	SameOneTimeKey func(stored, uploaded string) bool
+	// MayReplace, when set, decides whether new device keys may replace
+	// the stored ones; its error fails the upload.
+	MayReplace func(stored, uploaded string) error
+	// CheckSigned, when set, checks the one-time and fallback keys
+	// against the device keys in effect after the upload ("" for none);
+	// its error fails the upload.
+	CheckSigned func(deviceKeys string) error
 	// ChangePos is the device-list position recorded when the device keys
 	// are new or changed.
 	ChangePos int64
@@ -66,8 +73,24 @@ func (db *DB) UploadKeys(ctx context.Context, up KeyUpload) (changed bool, err e
 }
 
 func uploadKeysTx(ctx context.Context, tx *Tx, up KeyUpload) (changed bool, err error) {
-	if up.DeviceKeys != "" {
-		if changed, err = putDeviceKeys(ctx, tx, up); err != nil {
+	stored, err := storedDeviceKeys(ctx, tx, up.UserID, up.DeviceID)
+	if err != nil {
+		return false, err
+	}
+	current := stored
+	if up.DeviceKeys != "" && up.DeviceKeys != stored {
+		if stored != "" && up.MayReplace != nil {
+			if err := up.MayReplace(stored, up.DeviceKeys); err != nil {
+				return false, err
+			}
+		}
+		if err := putDeviceKeys(ctx, tx, up); err != nil {
+			return false, err
+		}
+		changed, current = true, up.DeviceKeys
+	}
+	if up.CheckSigned != nil && (len(up.OneTimeKeys) > 0 || len(up.FallbackKeys) > 0) {
+		if err := up.CheckSigned(current); err != nil {
 			return false, err
 		}
 	}
@@ -77,18 +100,24 @@ func uploadKeysTx(ctx context.Context, tx *Tx, up KeyUpload) (changed bool, err 
 	return changed, putFallbackKeys(ctx, tx, up)
 }
 
-func putDeviceKeys(ctx context.Context, tx *Tx, up KeyUpload) (bool, error) {
-	res, err := tx.Exec(ctx, `INSERT INTO device_keys (user_id, device_id, key_json, ts_added_ms) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (user_id, device_id) DO UPDATE SET key_json = excluded.key_json, ts_added_ms = excluded.ts_added_ms
-		WHERE device_keys.key_json <> excluded.key_json`,
+// storedDeviceKeys returns a device's stored keys, "" for none.
+func storedDeviceKeys(ctx context.Context, tx *Tx, user, device string) (string, error) {
+	var keys string
+	err := tx.QueryRow(ctx, `SELECT key_json FROM device_keys WHERE user_id = $1 AND device_id = $2`, user, device).Scan(&keys)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return keys, err
+}
+
+func putDeviceKeys(ctx context.Context, tx *Tx, up KeyUpload) error {
+	_, err := tx.Exec(ctx, `INSERT INTO device_keys (user_id, device_id, key_json, ts_added_ms) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (user_id, device_id) DO UPDATE SET key_json = excluded.key_json, ts_added_ms = excluded.ts_added_ms`,
 		up.UserID, up.DeviceID, up.DeviceKeys, time.Now().UnixMilli())
 	if err != nil {
-		return false, err
+		return err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
-	}
-	return true, recordDeviceListChanges(ctx, tx, up.ChangePos, up.UserID, []string{up.DeviceID})
+	return recordDeviceListChanges(ctx, tx, up.ChangePos, up.UserID, []string{up.DeviceID})
 }
 
 func putOneTimeKeys(ctx context.Context, tx *Tx, up KeyUpload) error {

@@ -63,14 +63,10 @@ func (a *API) putDehydratedDevice(w http.ResponseWriter, r *http.Request, who ac
 	switch err := a.e2ee.Dehydration.PutDehydratedDevice(r.Context(), who.UserID, d); {
 	case errors.Is(err, keys.ErrNoDeviceKeys):
 		return httpapi.Unknown(http.StatusBadRequest, "Device key(s) not found, these must be provided.")
-	case errors.Is(err, keys.ErrBadKeys):
-		return httpapi.BadJSON(err.Error())
-	case errors.Is(err, keys.ErrKeyExists):
-		return httpapi.Unknown(http.StatusBadRequest, err.Error())
 	case errors.Is(err, keys.ErrDeviceIDTaken):
 		return httpapi.InvalidParam("device_id is the ID of another device")
 	case err != nil:
-		return err
+		return uploadError(err)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"device_id": req.DeviceID})
 	return nil

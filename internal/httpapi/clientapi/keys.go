@@ -85,16 +85,26 @@ func (a *API) uploadKeys(w http.ResponseWriter, r *http.Request, who accounts.Re
 	counts, err := a.e2ee.Keys.Upload(r.Context(), who.UserID, who.DeviceID, keys.Upload{
 		DeviceKeys: req.DeviceKeys, OneTimeKeys: req.OneTimeKeys, FallbackKeys: req.FallbackKeys,
 	})
-	switch {
-	case errors.Is(err, keys.ErrBadKeys):
-		return httpapi.BadJSON(err.Error())
-	case errors.Is(err, keys.ErrKeyExists):
-		return httpapi.Unknown(http.StatusBadRequest, err.Error())
-	case err != nil:
-		return err
+	if err != nil {
+		return uploadError(err)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"one_time_key_counts": counts})
 	return nil
+}
+
+// uploadError maps the refusals of a key upload to Matrix errors.
+func uploadError(err error) error {
+	switch {
+	case errors.Is(err, keys.ErrBadKeys):
+		return httpapi.BadJSON(err.Error())
+	case errors.Is(err, keys.ErrInvalidSignature):
+		return &httpapi.Error{Status: http.StatusBadRequest, Code: "M_INVALID_SIGNATURE", Message: err.Error()}
+	case errors.Is(err, keys.ErrIdentityChanged):
+		return httpapi.InvalidParam("Device keys may not change the device's identity keys")
+	case errors.Is(err, keys.ErrKeyExists):
+		return httpapi.Unknown(http.StatusBadRequest, err.Error())
+	}
+	return err
 }
 
 // queryKeys serves POST /keys/query. Invalid user IDs are skipped, as in
