@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/axonhs/axon/internal/matrix/canonicaljson"
+	"github.com/axonhs/axon/internal/matrix/id"
 	"github.com/axonhs/axon/internal/storage"
 	"github.com/axonhs/axon/internal/streams"
 )
@@ -49,6 +49,7 @@ type Service struct {
 	seq        *streams.Sequence
 	notifier   Notifier
 	serverName string
+	remote     Remote // nil: messages for remote users are dropped
 
 	mu sync.Mutex
 	// floor is the stream position at start; lastSent knows, for every
@@ -86,16 +87,28 @@ type Send struct {
 	Messages map[string]map[string]json.RawMessage
 }
 
-// Send delivers a request's messages to local devices. A retry with the
-// same transaction ID sends nothing again. Messages to remote users wait
-// for federation and are dropped for now, as are messages to devices that
-// do not exist.
+// Remote carries messages for other servers' users (federation's
+// m.direct_to_device EDUs).
+type Remote interface {
+	SendToDevice(ctx context.Context, sender, typ string, messages map[string]map[string]json.RawMessage) error
+}
+
+// WithRemote has messages for remote users sent through r; without one
+// they are dropped (no federation yet).
+func (s *Service) WithRemote(r Remote) *Service {
+	s.remote = r
+	return s
+}
+
+// Send delivers a request's messages to local devices and hands those for
+// remote users to Remote. A retry with the same transaction ID sends
+// nothing again. Messages to devices that do not exist are dropped.
 func (s *Service) Send(ctx context.Context, in Send) error {
-	msgs, recipients, err := s.messages(in)
+	msgs, recipients, remote, err := s.messages(in)
 	if err != nil {
 		return err
 	}
-	if len(msgs) == 0 {
+	if len(msgs) == 0 && (len(remote) == 0 || s.remote == nil) {
 		return nil
 	}
 	pos := s.seq.Reserve()
@@ -117,18 +130,33 @@ func (s *Service) Send(ctx context.Context, in Send) error {
 	for _, u := range recipients {
 		s.notifier.WakeUser(u)
 	}
+	if len(remote) > 0 && s.remote != nil {
+		return s.remote.SendToDevice(ctx, in.Sender, in.Type, remote)
+	}
 	return nil
 }
 
 // messages builds the stored form of a request's messages to local
-// users, in a stable order, and lists their recipients.
-func (s *Service) messages(in Send) ([]storage.ToDeviceMessage, []string, error) {
-	var out []storage.ToDeviceMessage
-	var recipients []string
+// users, in a stable order, and lists their recipients; those for remote
+// users are checked and returned apart. Invalid user IDs are dropped.
+func (s *Service) messages(in Send) (local []storage.ToDeviceMessage, recipients []string, remote map[string]map[string]json.RawMessage, err error) {
 	for _, user := range slices.Sorted(maps.Keys(in.Messages)) {
 		devices := in.Messages[user]
-		if !strings.HasSuffix(user, ":"+s.serverName) || !strings.HasPrefix(user, "@") {
-			continue // remote (federation will carry these) or not a user ID
+		uid, err := id.ParseUserIDLenient(user)
+		if err != nil {
+			continue
+		}
+		if string(uid.Server()) != s.serverName {
+			for device, content := range devices {
+				if _, err := message(in.Sender, in.Type, content); err != nil {
+					return nil, nil, nil, fmt.Errorf("message to %s %s: %w", user, device, err)
+				}
+			}
+			if remote == nil {
+				remote = map[string]map[string]json.RawMessage{}
+			}
+			remote[user] = devices
+			continue
 		}
 		if _, all := devices["*"]; all && len(devices) > 1 {
 			// "*" next to device IDs is a device ID like the others
@@ -139,15 +167,15 @@ func (s *Service) messages(in Send) ([]storage.ToDeviceMessage, []string, error)
 		for _, device := range slices.Sorted(maps.Keys(devices)) {
 			msg, err := message(in.Sender, in.Type, devices[device])
 			if err != nil {
-				return nil, nil, fmt.Errorf("message to %s %s: %w", user, device, err)
+				return nil, nil, nil, fmt.Errorf("message to %s %s: %w", user, device, err)
 			}
-			out = append(out, storage.ToDeviceMessage{UserID: user, DeviceID: device, JSON: msg})
+			local = append(local, storage.ToDeviceMessage{UserID: user, DeviceID: device, JSON: msg})
 		}
 		if len(devices) > 0 {
 			recipients = append(recipients, user)
 		}
 	}
-	return out, recipients, nil
+	return local, recipients, remote, nil
 }
 
 // message is the event a device receives: {"content", "sender", "type"}.

@@ -126,3 +126,35 @@ func TestForSyncAndAck(t *testing.T) {
 		t.Fatalf("deletes %v", store.deletes)
 	}
 }
+
+type remoteSends []map[string]map[string]json.RawMessage
+
+func (r *remoteSends) SendToDevice(_ context.Context, _, _ string, m map[string]map[string]json.RawMessage) error {
+	*r = append(*r, m)
+	return nil
+}
+
+func TestRemoteMessagesGoToRemote(t *testing.T) {
+	store, remote := &fakeStore{}, &remoteSends{}
+	s := New(store, streams.NewSequence(0), &woken{}, "x").WithRemote(remote)
+	send := Send{Sender: "@a:x", SenderKey: "A", Type: "m.t", TxnID: "1", Messages: map[string]map[string]json.RawMessage{
+		"@r:remote.example": {"R": json.RawMessage(`{}`)},
+		"not a user":        {"R": json.RawMessage(`{}`)},
+	}}
+	if err := s.Send(context.Background(), send); err != nil {
+		t.Fatal(err)
+	}
+	// The transaction is recorded even without local messages, so that a
+	// retry does not send to the remote server again.
+	if len(store.sends) != 1 || len(store.sends[0].Messages) != 0 {
+		t.Fatalf("stored %+v", store.sends)
+	}
+	if len(*remote) != 1 || len((*remote)[0]) != 1 || (*remote)[0]["@r:remote.example"] == nil {
+		t.Fatalf("remote got %+v", *remote)
+	}
+	big := json.RawMessage(`{"a":"` + strings.Repeat("x", MaxContentSize) + `"}`)
+	send.Messages = map[string]map[string]json.RawMessage{"@r:remote.example": {"R": big}}
+	if err := s.Send(context.Background(), send); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("too large for a remote user: %v", err)
+	}
+}
