@@ -204,38 +204,38 @@ type KeyCounts struct {
 }
 
 // DeviceKeyCounts counts a device's unclaimed one-time keys and lists its
-// unused fallback key algorithms.
+// unused fallback key algorithms. Every device's first /sync asks, so it
+// is one statement: one round trip.
 func (db *DB) DeviceKeyCounts(ctx context.Context, userID, deviceID string) (KeyCounts, error) {
 	c := KeyCounts{OneTimeKeys: map[string]int{}, UnusedFallback: []string{}}
-	err := db.ReadTx(ctx, func(tx *Tx) error {
-		rows, err := tx.Query(ctx, `SELECT algorithm, COUNT(*) FROM one_time_keys WHERE user_id = $1 AND device_id = $2
-			GROUP BY algorithm`, userID, deviceID)
+	err := db.readOne(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `SELECT algorithm, COUNT(*), FALSE FROM one_time_keys
+			WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm
+			UNION ALL SELECT algorithm, 0, TRUE FROM fallback_keys WHERE user_id = $1 AND device_id = $2 AND NOT used`,
+			userID, deviceID)
 		if err != nil {
 			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var alg string
 			var n int
-			if err := rows.Scan(&alg, &n); err != nil {
-				rows.Close()
+			var fallback bool
+			if err := rows.Scan(&alg, &n, &fallback); err != nil {
 				return err
 			}
-			c.OneTimeKeys[alg] = n
+			if fallback {
+				c.UnusedFallback = append(c.UnusedFallback, alg)
+			} else {
+				c.OneTimeKeys[alg] = n
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		c.UnusedFallback, err = queryStrings(ctx, tx, `SELECT algorithm FROM fallback_keys
-			WHERE user_id = $1 AND device_id = $2 AND NOT used ORDER BY algorithm`, userID, deviceID)
-		return err
+		return rows.Err()
 	})
 	if err != nil {
 		return KeyCounts{}, fmt.Errorf("count keys of %s %s: %w", userID, deviceID, err)
 	}
-	if c.UnusedFallback == nil {
-		c.UnusedFallback = []string{}
-	}
+	slices.Sort(c.UnusedFallback)
 	return c, nil
 }
 
