@@ -558,6 +558,16 @@ func (s *Service) load(ctx context.Context, userID string) error {
 	return nil
 }
 
+// Registered notes a new account: it has no stored presence, so its
+// first sync need not look for any.
+func (s *Service) Registered(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[userID]; !ok {
+		s.users[userID] = &user{id: userID, status: status{state: Offline}, devices: map[string]*device{}}
+	}
+}
+
 // settle derives currently_active and sets the timer for the user's next
 // deadline.
 func (s *Service) settle(u *user, now int64) {

@@ -22,6 +22,7 @@ type fakeStore struct {
 	rows   map[string]storage.Presence
 	rooms  map[string][]string
 	writes int
+	reads  int           // PresenceOf calls
 	putErr error         // PutPresence fails with it
 	gate   chan struct{} // PutPresence waits for it to close
 }
@@ -41,6 +42,7 @@ func (f *fakeStore) row(user string) storage.Presence {
 func (f *fakeStore) PresenceOf(_ context.Context, ids []string) ([]storage.Presence, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	var out []storage.Presence
 	for _, id := range ids {
 		if r, ok := f.rows[id]; ok {
@@ -533,5 +535,19 @@ func TestInitialSyncWithOfflineUsers(t *testing.T) {
 	f.svc.settings.IncludeOfflineOnSync = false
 	if got := syncSenders(t, f, "@a", 0, true); got != "[@a=online]" {
 		t.Errorf("without: %s", got)
+	}
+}
+
+// A new account has no stored presence: its first sync looks for none.
+func TestANewAccountsFirstSyncReadsNoPresence(t *testing.T) {
+	f := newFixture(t, testSettings)
+	ctx := context.Background()
+	f.svc.Registered("@new")
+	f.svc.Syncing(ctx, "@new", "D1", Online)()
+	if f.store.reads != 0 {
+		t.Errorf("%d presence reads", f.store.reads)
+	}
+	if got := f.get(t, "@new", "@new"); got != `{"presence":"online","last_active_ago":0,"currently_active":true}` {
+		t.Errorf("after the first sync: %s", got)
 	}
 }

@@ -31,8 +31,9 @@ type roomServices struct {
 	accountData *accountdata.Service
 	ephemeral   clientapi.Ephemeral // typing, receipts, presence
 	push        *push.Service       // push rules and unread counts
-	keys        *keys.Service       // end-to-end encryption keys, device lists
-	e2ee        clientapi.E2EE      // keys and to-device messages
+	presence    *presence.Service
+	keys        *keys.Service  // end-to-end encryption keys, device lists
+	e2ee        clientapi.E2EE // keys and to-device messages
 }
 
 // startRooms loads the signing key and starts the rooms service (its
@@ -117,6 +118,7 @@ func (s *Server) startEphemeral(ctx context.Context, rs *roomServices, notifier 
 			}
 		}
 	})
+	rs.presence = pres
 	rs.syncer.WithEphemeral(syncer.Ephemeral{Typing: ty, Receipts: rcpts, Presence: pres})
 	rs.ephemeral = clientapi.Ephemeral{Typing: ty, Receipts: rcpts, Presence: pres}
 	return nil

@@ -114,6 +114,7 @@ func (s *Server) start(ctx context.Context) error {
 	svc.accounts.OnDeactivate(func(ctx context.Context, userID string, _ bool) error {
 		return svc.keyBackup.DeleteUser(ctx, userID)
 	})
+	svc.accounts.OnRegister(func(_ context.Context, userID string, _ bool) { rs.presence.Registered(userID) })
 	if aj := autoJoin(cfg); len(aj.Rooms) > 0 {
 		svc.accounts.OnRegister(func(ctx context.Context, userID string, guest bool) {
 			// As in Synapse, a room that cannot be joined does not fail
