@@ -127,16 +127,23 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 		roomData    map[string][]json.RawMessage
 		ignored     map[string]bool
 		memberships []storage.Membership
+		receipts    map[string]json.RawMessage
 	)
-	err := concurrent.Run(
+	reads := []func() error{
 		func() (err error) { roomData, err = s.accountDataSection(ctx, req, since, cur, resp); return err },
 		func() (err error) { ignored, err = s.rooms.IgnoredUsers(ctx, req.User); return err },
 		func() (err error) { memberships, err = s.store.UserMemberships(ctx, req.User); return err },
-	)
-	if err != nil {
+	}
+	if rs := s.ephemeral.Receipts; rs != nil && req.Since == nil {
+		// An initial sync wants the receipts of every joined room, which
+		// need not wait for the list of rooms.
+		user := req.User
+		reads = append(reads, func() (err error) { receipts, err = rs.ForSync(ctx, user, 0, cur.Receipts, nil); return err })
+	}
+	if err := concurrent.Run(reads...); err != nil {
 		return nil, err
 	}
-	req.ignored = ignored
+	req.ignored, req.receipts = ignored, receipts
 	var roomFilter *filter.RoomFilter
 	if req.Filter != nil {
 		roomFilter = req.Filter.Room

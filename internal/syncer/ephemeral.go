@@ -92,13 +92,16 @@ func (s *Service) receiptEvents(ctx context.Context, req Request, since, cur str
 	if rs == nil || len(joined) == 0 {
 		return nil
 	}
-	after, full := since.Receipts, fresh
-	if req.Since == nil {
-		after, full = 0, nil // every room is fresh: one query for all
-	}
-	evs, err := rs.ForSync(ctx, req.User, after, cur.Receipts, full)
-	if err != nil {
-		return err
+	evs := req.receipts // an initial sync's, read with the first reads
+	if evs == nil {
+		after, full := since.Receipts, fresh
+		if req.Since == nil {
+			after, full = 0, nil // every room is fresh: one query for all
+		}
+		var err error
+		if evs, err = rs.ForSync(ctx, req.User, after, cur.Receipts, full); err != nil {
+			return err
+		}
 	}
 	for _, r := range joined {
 		if ev, ok := evs[r]; ok {

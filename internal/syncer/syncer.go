@@ -196,6 +196,9 @@ type Request struct {
 
 	// ignored is the user's m.ignored_user_list, read once per response.
 	ignored map[string]bool
+	// receipts are an initial sync's m.receipt events by room, read
+	// beside the other first reads.
+	receipts map[string]json.RawMessage
 	// newMembers collects, while a response is computed, the users who
 	// joined (or were invited to or knocked on) a room the user was
 	// already in, whose presence the response then carries.
