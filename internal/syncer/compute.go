@@ -153,6 +153,7 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 		return nil, err
 	}
 	joined, fresh := joinedRooms(memberships, roomFilter, isFresh)
+	early := s.startCounts(ctx, req, joined)
 	ephemeral, err := s.ephemeralEvents(ctx, req, since, cur, joined, fresh)
 	if err != nil {
 		return nil, err
@@ -172,19 +173,29 @@ func (s *Service) compute(ctx context.Context, req Request, cur streams.Token) (
 		}
 	}
 	// These fill different parts of resp.
-	var toDevicePos int64
+	var (
+		toDevicePos int64
+		c           counts
+	)
 	err = concurrent.Run(
-		func() error { return s.addCounts(ctx, req, resp) },
+		func() (err error) {
+			if early != nil {
+				c, err = early()
+			} else {
+				c, err = s.readCounts(ctx, req, slices.Collect(maps.Keys(resp.Rooms.Join)))
+			}
+			return err
+		},
 		func() error { return s.presenceSection(ctx, req, since, cur, fresh, resp) },
 		func() (err error) {
 			toDevicePos, err = s.e2eeSections(ctx, req, since, cur, memberships, resp)
 			return err
 		},
-		func() error { return s.addKeyCounts(ctx, req, resp) },
 	)
 	if err != nil {
 		return nil, err
 	}
+	applyCounts(req, resp, c)
 	// Messages beyond one response's share wait for the next sync.
 	next := cur
 	next.ToDevice = toDevicePos
@@ -453,16 +464,67 @@ func inviter(stripped []json.RawMessage, user string) string {
 	return ""
 }
 
-// addCounts fills the unread notification counts of the joined rooms in
-// the response, in one query. With unread_thread_notifications the room
-// count is the main timeline's and threads are counted apart.
-func (s *Service) addCounts(ctx context.Context, req Request, resp *Response) error {
-	if s.counts == nil || len(resp.Rooms.Join) == 0 {
+// counts are a response's unread notification counts (by room) and its
+// device's key counts.
+type counts struct {
+	unread map[string]push.Counts
+	keys   *storage.KeyCounts
+}
+
+// readCounts reads the unread counts of rooms, in one query, and the
+// device's key counts.
+func (s *Service) readCounts(ctx context.Context, req Request, rooms []string) (counts, error) {
+	var c counts
+	err := concurrent.Run(
+		func() (err error) {
+			if s.counts != nil && len(rooms) > 0 {
+				c.unread, err = s.counts.Counts(ctx, req.User, rooms)
+			}
+			return err
+		},
+		func() error {
+			if s.e2ee.Keys == nil || req.DeviceID == "" {
+				return nil
+			}
+			k, err := s.e2ee.Keys.Counts(ctx, req.User, req.DeviceID)
+			c.keys = &k
+			return err
+		},
+	)
+	return c, err
+}
+
+// startCounts reads an initial sync's counts while its rooms are being
+// built: they cover every joined room it lists, known from the start. It
+// returns the wait for them; an incremental sync reads them afterwards,
+// for the rooms its response lists.
+func (s *Service) startCounts(ctx context.Context, req Request, joined []string) func() (counts, error) {
+	if req.Since != nil {
 		return nil
 	}
-	counts, err := s.counts.Counts(ctx, req.User, slices.Collect(maps.Keys(resp.Rooms.Join)))
-	if err != nil {
-		return err
+	done := make(chan struct{})
+	var c counts
+	var err error
+	go func() {
+		defer close(done)
+		c, err = s.readCounts(ctx, req, joined)
+	}()
+	return func() (counts, error) {
+		<-done
+		return c, err
+	}
+}
+
+// applyCounts fills the unread notification counts of the joined rooms in
+// the response and the device's key counts. With
+// unread_thread_notifications the room count is the main timeline's and
+// threads are counted apart.
+func applyCounts(req Request, resp *Response, c counts) {
+	if c.keys != nil {
+		resp.DeviceOneTimeKeysCount, resp.DeviceUnusedFallbackKeyTypes = c.keys.OneTimeKeys, c.keys.UnusedFallback
+	}
+	if c.unread == nil {
+		return // no unread counts kept, or no room to count
 	}
 	var timeline *filter.RoomEventFilter
 	if req.Filter != nil && req.Filter.Room != nil {
@@ -470,7 +532,7 @@ func (s *Service) addCounts(ctx context.Context, req Request, resp *Response) er
 	}
 	threaded := timeline != nil && timeline.UnreadThreadNotifs != nil && *timeline.UnreadThreadNotifs
 	for roomID, jr := range resp.Rooms.Join {
-		c := counts[roomID]
+		c := c.unread[roomID]
 		n := c.Total()
 		if threaded {
 			n = c.Main
@@ -478,5 +540,4 @@ func (s *Service) addCounts(ctx context.Context, req Request, resp *Response) er
 		}
 		jr.UnreadNotifications = &n
 	}
-	return nil
 }
