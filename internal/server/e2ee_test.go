@@ -213,6 +213,22 @@ func TestE2EEKeysAndToDevice(t *testing.T) {
 				if s := syncFrom(t, carol, carolSince); len(s.DeviceLists.Changed) != 0 {
 					t.Fatalf("carol told: %+v", s.DeviceLists)
 				}
+				// A room joined and left within the window, created after
+				// the token: nothing was shared at the token.
+				since = syncFrom(t, carol, "").NextBatch
+				brief, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := carol.JoinRoomByID(ctx, brief.RoomID); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := carol.LeaveRoom(ctx, brief.RoomID); err != nil {
+					t.Fatal(err)
+				}
+				if s := syncFrom(t, carol, since); slices.Contains(s.DeviceLists.Left, alice.UserID) {
+					t.Fatalf("left a user carol never shared a room with at the token: %+v", s.DeviceLists)
+				}
 			})
 
 			t.Run("to-device messages are delivered until acknowledged", func(t *testing.T) {
