@@ -195,11 +195,7 @@ type parsedKey struct {
 // with exactly one ed25519 key named after itself.
 func parseCrossSigningKey(raw []byte, user, typ string) (parsedKey, error) {
 	invalid := fmt.Errorf("%w: invalid %s key", ErrInvalidKey, typ)
-	v, err := canonicaljson.Decode(raw)
-	if err != nil {
-		return parsedKey{}, invalid
-	}
-	obj, ok := v.(map[string]any)
+	obj, ok := decodeObject(raw)
 	if !ok || obj["user_id"] != user {
 		return parsedKey{}, invalid
 	}
@@ -215,11 +211,11 @@ func parseCrossSigningKey(raw []byte, user, typ string) (parsedKey, error) {
 	for keyID, val := range keys {
 		pub, ok := val.(string)
 		id, found := strings.CutPrefix(keyID, "ed25519:")
-		b, err := signing.DecodeBase64(pub)
-		if !ok || !found || id != pub || err != nil || len(b) != ed25519.PublicKeySize {
+		key, err := publicKey(pub)
+		if !ok || !found || id != pub || err != nil {
 			return parsedKey{}, invalid
 		}
-		k.public, k.key = pub, ed25519.PublicKey(b)
+		k.public, k.key = pub, key
 	}
 	if sigs, ok := obj["signatures"]; ok && !isSignatures(sigs) {
 		return parsedKey{}, invalid

@@ -111,11 +111,10 @@ func withSignatures(key json.RawMessage, owner string, sigs []storage.Signature,
 	if len(mine) == 0 {
 		return key, nil
 	}
-	v, err := canonicaljson.Decode(key)
-	if err != nil {
-		return nil, fmt.Errorf("stored key of %s: %w", owner, err)
+	obj, ok := decodeObject(key)
+	if !ok {
+		return nil, fmt.Errorf("stored key of %s is not a JSON object", owner)
 	}
-	obj, _ := v.(map[string]any)
 	all, _ := obj["signatures"].(map[string]any)
 	if all == nil {
 		all = map[string]any{}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/axonhs/axon/internal/matrix/canonicaljson"
 	"github.com/axonhs/axon/internal/matrix/signing"
@@ -53,12 +53,16 @@ func (b *signatureBatch) fail(user, keyID string, f *SignatureFailure) {
 // those that do not are reported per key, the others stored.
 func (s *Service) UploadSignatures(ctx context.Context, uploader string, body map[string]map[string]json.RawMessage) (map[string]map[string]*SignatureFailure, error) {
 	b := &signatureBatch{up: storage.SignatureUpload{Uploader: uploader}, failures: map[string]map[string]*SignatureFailure{}}
+	mine, err := s.crossSigningKeys(ctx, uploader)
+	if err != nil {
+		return nil, err
+	}
 	for _, target := range slices.Sorted(maps.Keys(body)) {
 		var err error
 		if target == uploader {
-			err = s.signOwnKeys(ctx, uploader, body[target], b)
+			err = s.signOwnKeys(ctx, uploader, mine, body[target], b)
 		} else {
-			err = s.signOtherUser(ctx, uploader, target, body[target], b)
+			err = s.signOtherUser(ctx, uploader, mine[UserSigning], target, body[target], b)
 		}
 		if err != nil {
 			return nil, err
@@ -68,7 +72,7 @@ func (s *Service) UploadSignatures(ctx context.Context, uploader string, body ma
 		return b.failures, nil
 	}
 	b.up.Pos = s.seq.Reserve()
-	err := s.store.PutSignatures(ctx, b.up)
+	err = s.store.PutSignatures(ctx, b.up)
 	if err == nil {
 		if len(b.up.ChangedDevices) > 0 {
 			s.changes.add(b.up.Pos, uploader, "")
@@ -91,23 +95,17 @@ func (s *Service) UploadSignatures(ctx context.Context, uploader string, body ma
 // signedObject decodes an uploaded signed key and returns the uploader's
 // signatures on it.
 func signedObject(raw json.RawMessage, signer string) (map[string]any, map[string]any, bool) {
-	v, err := canonicaljson.Decode(raw)
-	obj, ok := v.(map[string]any)
-	if err != nil || !ok {
+	obj, ok := decodeObject(raw)
+	if !ok {
 		return nil, nil, false
 	}
-	sigs, _ := obj["signatures"].(map[string]any)
-	mine, ok := sigs[signer].(map[string]any)
-	return obj, mine, ok && len(mine) > 0
+	mine := signaturesBy(obj, signer)
+	return obj, mine, len(mine) > 0
 }
 
 // signOwnKeys: the uploader signs their master key with devices, or
 // devices with their self-signing key.
-func (s *Service) signOwnKeys(ctx context.Context, user string, entries map[string]json.RawMessage, b *signatureBatch) error {
-	cross, err := s.crossSigningKeys(ctx, user)
-	if err != nil {
-		return err
-	}
+func (s *Service) signOwnKeys(ctx context.Context, user string, cross map[string]storage.CrossSigningKey, entries map[string]json.RawMessage, b *signatureBatch) error {
 	devices, err := s.deviceKeys(ctx, user)
 	if err != nil {
 		return err
@@ -154,9 +152,9 @@ func (s *Service) signMasterWithDevices(user string, master storage.CrossSigning
 	}
 	var sigs []storage.Signature
 	for _, signerKeyID := range slices.Sorted(maps.Keys(mine)) {
-		device, _ := cutEd25519(signerKeyID)
-		pub, ok := deviceSigningKey(devices[device], device)
-		if !ok || verifyOn(obj, user, signerKeyID, pub) != nil {
+		device, _ := strings.CutPrefix(signerKeyID, "ed25519:")
+		pub, err := storedDeviceEd25519(devices[device], device)
+		if err != nil || verifyOn(obj, user, signerKeyID, pub) != nil {
 			return invalidSignature("Invalid signature by " + signerKeyID)
 		}
 		sig, _ := mine[signerKeyID].(string)
@@ -194,17 +192,12 @@ func signDevice(user, device string, ssk storage.CrossSigningKey, obj, mine map[
 
 // signOtherUser: the uploader signs another user's master key with their
 // user-signing key; nothing else of another user can be signed.
-func (s *Service) signOtherUser(ctx context.Context, uploader, target string, entries map[string]json.RawMessage, b *signatureBatch) error {
+func (s *Service) signOtherUser(ctx context.Context, uploader string, usk storage.CrossSigningKey, target string, entries map[string]json.RawMessage, b *signatureBatch) error {
 	failAll := func(f *SignatureFailure) {
 		for keyID := range entries {
 			b.fail(target, keyID, f)
 		}
 	}
-	mine, err := s.crossSigningKeys(ctx, uploader)
-	if err != nil {
-		return err
-	}
-	usk := mine[UserSigning]
 	if usk.JSON == "" {
 		failAll(notFound("No user_signing key found for " + uploader))
 		return nil
@@ -306,36 +299,6 @@ func verifyOn(obj map[string]any, signer, keyID string, pub ed25519.PublicKey) e
 		return err
 	}
 	return signing.VerifyEntityJSON(b, signer, keyID, pub)
-}
-
-// deviceSigningKey is a device's ed25519 key, from its stored keys.
-func deviceSigningKey(keyJSON, device string) (ed25519.PublicKey, bool) {
-	var k struct {
-		Keys map[string]string `json:"keys"`
-	}
-	if keyJSON == "" || json.Unmarshal([]byte(keyJSON), &k) != nil {
-		return nil, false
-	}
-	pub, err := publicKey(k.Keys["ed25519:"+device])
-	return pub, err == nil
-}
-
-func publicKey(b64 string) (ed25519.PublicKey, error) {
-	b, err := signing.DecodeBase64(b64)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) != ed25519.PublicKeySize {
-		return nil, errors.New("not an ed25519 public key")
-	}
-	return ed25519.PublicKey(b), nil
-}
-
-func cutEd25519(keyID string) (string, bool) {
-	if len(keyID) > 8 && keyID[:8] == "ed25519:" {
-		return keyID[8:], true
-	}
-	return "", false
 }
 
 // ParseSignaturesUpload reads a /keys/signatures/upload body:

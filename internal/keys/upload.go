@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/axonhs/axon/internal/matrix/canonicaljson"
+	"github.com/axonhs/axon/internal/matrix/signing"
 	"github.com/axonhs/axon/internal/storage"
 )
 
@@ -100,13 +101,8 @@ func sameOneTimeKey(stored, uploaded string) bool {
 	if stored == uploaded {
 		return true
 	}
-	a, errA := canonicaljson.Decode([]byte(stored))
-	b, errB := canonicaljson.Decode([]byte(uploaded))
-	if errA != nil || errB != nil {
-		return false
-	}
-	ao, okA := a.(map[string]any)
-	bo, okB := b.(map[string]any)
+	ao, okA := decodeObject([]byte(stored))
+	bo, okB := decodeObject([]byte(uploaded))
 	if !okA || !okB {
 		return false // a string key must match exactly
 	}
@@ -165,12 +161,24 @@ func badKeys(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadKeys, fmt.Sprintf(format, args...))
 }
 
+// decodeObject decodes a JSON object; ok is false for anything else.
+func decodeObject(b []byte) (obj map[string]any, ok bool) {
+	v, err := canonicaljson.Decode(b)
+	obj, ok = v.(map[string]any)
+	return obj, err == nil && ok
+}
+
+// signaturesBy returns signer's signatures on a key object, by key ID.
+func signaturesBy(obj map[string]any, signer string) map[string]any {
+	sigs, _ := obj["signatures"].(map[string]any)
+	mine, _ := sigs[signer].(map[string]any)
+	return mine
+}
+
 // selfSigned reports whether a key object carries a signature by the
 // device's ed25519 key.
 func selfSigned(obj map[string]any, user, device string) bool {
-	sigs, _ := obj["signatures"].(map[string]any)
-	mine, _ := sigs[user].(map[string]any)
-	_, ok := mine["ed25519:"+device]
+	_, ok := signaturesBy(obj, user)["ed25519:"+device]
 	return ok
 }
 
@@ -190,6 +198,26 @@ func deviceEd25519(deviceKeys map[string]any, device string) (ed25519.PublicKey,
 	return publicKey(b64)
 }
 
+// storedDeviceEd25519 is the ed25519 key of a device's stored keys.
+func storedDeviceEd25519(deviceKeys, device string) (ed25519.PublicKey, error) {
+	obj, ok := decodeObject([]byte(deviceKeys))
+	if !ok {
+		return nil, errors.New("no stored device keys")
+	}
+	return deviceEd25519(obj, device)
+}
+
+func publicKey(b64 string) (ed25519.PublicKey, error) {
+	b, err := signing.DecodeBase64(b64)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != ed25519.PublicKeySize {
+		return nil, errors.New("not an ed25519 public key")
+	}
+	return ed25519.PublicKey(b), nil
+}
+
 // mayReplace refuses new device keys that would change a device's
 // identity keys (its ed25519 and curve25519 keys), once the device has
 // proven them with its own signature: clients (matrix-rust-sdk,
@@ -199,11 +227,9 @@ func deviceEd25519(deviceKeys map[string]any, device string) (ed25519.PublicKey,
 // never signed prove nothing and may be replaced.
 func mayReplace(user, device string) func(stored, uploaded string) error {
 	return func(stored, uploaded string) error {
-		old, errOld := canonicaljson.Decode([]byte(stored))
-		next, errNew := canonicaljson.Decode([]byte(uploaded))
-		oldObj, _ := old.(map[string]any)
-		newObj, _ := next.(map[string]any)
-		if errOld != nil || errNew != nil || oldObj == nil || newObj == nil {
+		oldObj, okOld := decodeObject([]byte(stored))
+		newObj, okNew := decodeObject([]byte(uploaded))
+		if !okOld || !okNew {
 			return nil // not ours to judge: validation has passed
 		}
 		if !selfSigned(oldObj, user, device) || verifySelfSignature(oldObj, user, device) != nil {
@@ -227,22 +253,13 @@ var ErrIdentityChanged = errors.New("keys: the device's identity keys may not ch
 // none yet, and nothing can be checked).
 func checkSigned(user, device string, keys []storage.OneTimeKey) func(deviceKeys string) error {
 	return func(deviceKeys string) error {
-		if deviceKeys == "" {
-			return nil
-		}
-		v, err := canonicaljson.Decode([]byte(deviceKeys))
-		dk, _ := v.(map[string]any)
-		if err != nil || dk == nil {
-			return nil
-		}
-		pub, err := deviceEd25519(dk, device)
+		pub, err := storedDeviceEd25519(deviceKeys, device)
 		if err != nil {
 			return nil // no usable ed25519 key to check with
 		}
 		for _, k := range keys {
-			v, err := canonicaljson.Decode([]byte(k.JSON))
-			obj, _ := v.(map[string]any)
-			if err != nil || obj == nil || !selfSigned(obj, user, device) {
+			obj, ok := decodeObject([]byte(k.JSON))
+			if !ok || !selfSigned(obj, user, device) {
 				continue // unsigned keys (old clients) have nothing to check
 			}
 			if verifyOn(obj, user, "ed25519:"+device, pub) != nil {

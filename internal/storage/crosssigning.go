@@ -17,22 +17,21 @@ type CrossSigningKey struct {
 func (db *DB) CrossSigningKeys(ctx context.Context, userIDs []string) ([]CrossSigningKey, error) {
 	var out []CrossSigningKey
 	err := db.ReadTx(ctx, func(tx *Tx) error {
-		for chunk := range slices.Chunk(userIDs, usersPerQuery) {
+		for chunk := range slices.Chunk(userIDs, maxInList) {
 			rows, err := tx.Query(ctx, `SELECT user_id, key_type, public_key, key_json FROM cross_signing_keys
-				WHERE user_id IN (`+placeholders(1, len(chunk))+`)`, anys(chunk)...)
+				WHERE user_id IN (`+placeholders(1, len(chunk))+`)`, stringArgs(chunk)...)
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
+			err = scanRows(rows, func() error {
 				var k CrossSigningKey
 				if err := rows.Scan(&k.UserID, &k.Type, &k.PublicKey, &k.JSON); err != nil {
-					rows.Close()
 					return err
 				}
 				out = append(out, k)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -169,23 +168,22 @@ func (db *DB) PutSignatures(ctx context.Context, up SignatureUpload) error {
 func (db *DB) SignaturesOn(ctx context.Context, requester string, userIDs []string) ([]Signature, error) {
 	var out []Signature
 	err := db.ReadTx(ctx, func(tx *Tx) error {
-		for chunk := range slices.Chunk(userIDs, usersPerQuery) {
+		for chunk := range slices.Chunk(userIDs, maxInList) {
 			rows, err := tx.Query(ctx, `SELECT signer_user_id, signer_key_id, target_user_id, target_key_id, signature
 				FROM cross_signing_signatures WHERE target_user_id IN (`+placeholders(2, len(chunk))+`)
-				AND (signer_user_id = target_user_id OR signer_user_id = $1)`, append([]any{requester}, anys(chunk)...)...)
+				AND (signer_user_id = target_user_id OR signer_user_id = $1)`, append([]any{requester}, stringArgs(chunk)...)...)
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
+			err = scanRows(rows, func() error {
 				var s Signature
 				if err := rows.Scan(&s.SignerUserID, &s.SignerKeyID, &s.TargetUserID, &s.TargetKeyID, &s.Signature); err != nil {
-					rows.Close()
 					return err
 				}
 				out = append(out, s)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 		}

@@ -164,16 +164,15 @@ func storedOneTimeKeys(ctx context.Context, tx *Tx, up KeyUpload) (map[string]st
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
+		err = scanRows(rows, func() error {
 			var k OneTimeKey
 			if err := rows.Scan(&k.Algorithm, &k.KeyID, &k.JSON); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			out[k.Name()] = k.JSON
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -216,8 +215,7 @@ func (db *DB) DeviceKeyCounts(ctx context.Context, userID, deviceID string) (Key
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
+		return scanRows(rows, func() error {
 			var alg string
 			var n int
 			var fallback bool
@@ -229,8 +227,8 @@ func (db *DB) DeviceKeyCounts(ctx context.Context, userID, deviceID string) (Key
 			} else {
 				c.OneTimeKeys[alg] = n
 			}
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	if err != nil {
 		return KeyCounts{}, fmt.Errorf("count keys of %s %s: %w", userID, deviceID, err)
@@ -245,16 +243,16 @@ func queryStrings(ctx context.Context, tx *Tx, query string, args ...any) ([]str
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
+	err = scanRows(rows, func() error {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, s)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // KeyClaim asks for one key of an algorithm of a device.
@@ -335,16 +333,16 @@ func queryClaimed(ctx context.Context, tx *Tx, query string, args ...any) ([]Cla
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []ClaimedKey
-	for rows.Next() {
+	err = scanRows(rows, func() error {
 		var c ClaimedKey
 		if err := rows.Scan(&c.UserID, &c.DeviceID, &c.Key.Algorithm, &c.Key.KeyID, &c.Key.JSON); err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, c)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // unanswered are the claims got has no key for.
@@ -369,33 +367,29 @@ type DeviceKeysRow struct {
 	KeyJSON          string
 }
 
-// usersPerQuery bounds the user IDs of one IN list.
-const usersPerQuery = 500
-
 // DeviceKeys returns the uploaded device keys of users' devices, ordered
 // by user and device. Devices without uploaded keys are left out.
 func (db *DB) DeviceKeys(ctx context.Context, userIDs []string) ([]DeviceKeysRow, error) {
 	var out []DeviceKeysRow
 	err := db.ReadTx(ctx, func(tx *Tx) error {
-		for chunk := range slices.Chunk(userIDs, usersPerQuery) {
+		for chunk := range slices.Chunk(userIDs, maxInList) {
 			rows, err := tx.Query(ctx, `SELECT k.user_id, k.device_id, d.display_name, k.key_json FROM device_keys k
 				JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id
-				WHERE k.user_id IN (`+placeholders(1, len(chunk))+`) ORDER BY k.user_id, k.device_id`, anys(chunk)...)
+				WHERE k.user_id IN (`+placeholders(1, len(chunk))+`) ORDER BY k.user_id, k.device_id`, stringArgs(chunk)...)
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
+			err = scanRows(rows, func() error {
 				var r DeviceKeysRow
 				var name sql.NullString
 				if err := rows.Scan(&r.UserID, &r.DeviceID, &name, &r.KeyJSON); err != nil {
-					rows.Close()
 					return err
 				}
 				r.DisplayName = name.String
 				out = append(out, r)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -405,14 +399,6 @@ func (db *DB) DeviceKeys(ctx context.Context, userIDs []string) ([]DeviceKeysRow
 		return nil, fmt.Errorf("device keys of %d users: %w", len(userIDs), err)
 	}
 	return out, nil
-}
-
-func anys[T any](l []T) []any {
-	out := make([]any, len(l))
-	for i, v := range l {
-		out[i] = v
-	}
-	return out
 }
 
 // recordDeviceListChanges puts devices of user at position pos of the
@@ -461,49 +447,8 @@ func (db *DB) MaxDeviceListPos(ctx context.Context) (int64, error) {
 			SELECT MAX(stream_pos) AS pos FROM device_list_changes
 			UNION ALL SELECT MAX(stream_pos) FROM user_signature_changes) p`).Scan(&pos)
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
 	if err != nil {
 		return 0, fmt.Errorf("max device list position: %w", err)
 	}
 	return pos, nil
-}
-
-// roomsPerQuery bounds the room IDs of one IN list.
-const roomsPerQuery = 500
-
-// MembershipChangers returns, per room, the users whose member events in
-// roomIDs have positions in (after, upTo].
-func (db *DB) MembershipChangers(ctx context.Context, roomIDs []string, after, upTo int64) (map[string][]string, error) {
-	out := map[string][]string{}
-	err := db.readOne(ctx, func(tx *Tx) error {
-		for chunk := range slices.Chunk(roomIDs, roomsPerQuery) {
-			args := append(anys(chunk), after, upTo)
-			n := len(chunk)
-			rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT DISTINCT room_id, state_key FROM events
-				WHERE room_id IN (%s) AND type = 'm.room.member' AND stream_pos > $%d AND stream_pos <= $%d`,
-				placeholders(1, n), n+1, n+2), args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var room, user string
-				if err := rows.Scan(&room, &user); err != nil {
-					rows.Close()
-					return err
-				}
-				out[room] = append(out[room], user)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("membership changes in (%d, %d]: %w", after, upTo, err)
-	}
-	return out, nil
 }

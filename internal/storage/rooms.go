@@ -629,6 +629,40 @@ func (db *DB) UserMemberships(ctx context.Context, userID string) ([]Membership,
 		WHERE user_id = $1 AND NOT forgotten`, userID)
 }
 
+// MembershipChangers returns, per room, the users whose member events in
+// roomIDs have positions in (after, upTo].
+func (db *DB) MembershipChangers(ctx context.Context, roomIDs []string, after, upTo int64) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := db.readOne(ctx, func(tx *Tx) error {
+		for chunk := range slices.Chunk(roomIDs, maxInList) {
+			args := append(stringArgs(chunk), after, upTo)
+			n := len(chunk)
+			rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT DISTINCT room_id, state_key FROM events
+				WHERE room_id IN (%s) AND type = 'm.room.member' AND stream_pos > $%d AND stream_pos <= $%d`,
+				placeholders(1, n), n+1, n+2), args...)
+			if err != nil {
+				return err
+			}
+			err = scanRows(rows, func() error {
+				var room, user string
+				if err := rows.Scan(&room, &user); err != nil {
+					return err
+				}
+				out[room] = append(out[room], user)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("membership changes in (%d, %d]: %w", after, upTo, err)
+	}
+	return out, nil
+}
+
 // RoomMemberships lists the memberships of a room's users.
 func (db *DB) RoomMemberships(ctx context.Context, roomID string) ([]Membership, error) {
 	return db.memberships(ctx, `SELECT room_id, user_id, membership, event_id, stream_pos FROM memberships

@@ -126,21 +126,6 @@ func (s *Service) e2eeSections(ctx context.Context, req Request, since, cur stre
 	return next, nil
 }
 
-// addKeyCounts adds the device's key counts, which every response to a
-// device carries (even an empty one: clients read a missing count as
-// unchanged).
-func (s *Service) addKeyCounts(ctx context.Context, req Request, resp *Response) error {
-	if s.e2ee.Keys == nil || req.DeviceID == "" {
-		return nil
-	}
-	c, err := s.e2ee.Keys.Counts(ctx, req.User, req.DeviceID)
-	if err != nil {
-		return err
-	}
-	resp.DeviceOneTimeKeysCount, resp.DeviceUnusedFallbackKeyTypes = c.OneTimeKeys, c.UnusedFallback
-	return nil
-}
-
 // DeviceLists computes device_lists for user between two tokens: the
 // users whose devices changed and who share a room with user, whose
 // master keys user signed, or who newly share a room with user; and the

@@ -247,10 +247,14 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 		select {
 		case <-wake:
 		case <-timer.C:
+			// Key counts come even with nothing else: clients read a
+			// missing count as unchanged.
 			resp := emptyResponse(cur)
-			if err := s.addKeyCounts(ctx, req, resp); err != nil {
+			c, err := s.readCounts(ctx, req, nil)
+			if err != nil {
 				return nil, err
 			}
+			applyCounts(req, resp, c)
 			return resp, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -233,25 +233,20 @@ func (s *Service) ForSync(ctx context.Context, user, device string, after, upTo 
 	if nothing || after >= upTo {
 		return nil, upTo, nil
 	}
-	rows, err := s.store.ToDeviceInbox(ctx, user, device, after, upTo, SyncLimit)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]json.RawMessage, len(rows))
-	for i, r := range rows {
-		out[i] = json.RawMessage(r.JSON)
-	}
-	if len(rows) == SyncLimit {
-		return out, rows[len(rows)-1].Pos, nil
-	}
-	return out, upTo, nil
+	return s.read(ctx, user, device, after, upTo, SyncLimit)
 }
 
 // Inbox returns up to limit messages of a device's inbox after position
 // after, without deleting them (a dehydrated device's inbox is read by
 // the device that rehydrates it), and the position to continue from.
 func (s *Service) Inbox(ctx context.Context, user, device string, after int64, limit int) ([]json.RawMessage, int64, error) {
-	upTo := s.Position()
+	return s.read(ctx, user, device, after, max(s.Position(), after), limit)
+}
+
+// read returns up to limit messages of a device's inbox in (after, upTo],
+// and the position after them: upTo, or the last message's when the limit
+// cut them short.
+func (s *Service) read(ctx context.Context, user, device string, after, upTo int64, limit int) ([]json.RawMessage, int64, error) {
 	rows, err := s.store.ToDeviceInbox(ctx, user, device, after, upTo, limit)
 	if err != nil {
 		return nil, 0, err
@@ -263,5 +258,5 @@ func (s *Service) Inbox(ctx context.Context, user, device string, after int64, l
 	if len(rows) == limit {
 		return out, rows[len(rows)-1].Pos, nil
 	}
-	return out, max(upTo, after), nil
+	return out, upTo, nil
 }

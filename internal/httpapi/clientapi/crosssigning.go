@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/axonhs/axon/internal/accounts"
@@ -42,11 +41,7 @@ func (a *API) uploadSigningKeys(w http.ResponseWriter, r *http.Request, who acco
 		UserSigning json.RawMessage `json:"user_signing_key"`
 		Auth        json.RawMessage `json:"auth"`
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, httpapi.MaxJSONBody))
-	if err != nil {
-		return httpapi.TooLarge("Request body too large")
-	}
-	if err := httpapi.UnmarshalBody(body, &req); err != nil {
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	in := keys.SigningKeys{Master: req.Master, SelfSigning: req.SelfSigning, UserSigning: req.UserSigning}
